@@ -1,0 +1,49 @@
+# The two commands of the README: `make reproduce` and `make test`.
+# Both create .venv on first use; a stamp file keeps re-runs from reinstalling.
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.simarch-installed
+PROFILE ?= mini
+# torch and torchvision come from this machine's local wheel store (see README).
+TORCH  := torch==2.14.1 torchvision==0.29.1
+export TQDM_DISABLE ?= 1
+
+.PHONY: install reproduce test check-sync nbtest pytest bench lab clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py settings.ini
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip check
+	touch $@
+
+reproduce: $(STAMP)
+	$(BIN)/simarch reproduce --profile $(PROFILE)
+
+test: check-sync nbtest pytest
+
+# nbdev_export and nbdev_clean must leave library and notebooks unchanged.
+check-sync: $(STAMP)
+	@tmp=$$(mktemp -d) && cp -r simarch $$tmp/lib && cp -r nbs $$tmp/nbs && \
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && \
+	if diff -r -q -x __pycache__ -x .ipynb_checkpoints $$tmp/lib simarch && \
+	   diff -r -q -x .ipynb_checkpoints $$tmp/nbs nbs; then echo "library and notebooks in sync"; \
+	else echo "nbdev_export/nbdev_clean changed files: run them and commit the result"; exit 1; fi
+
+# Section notebooks run on the fast smoke profile under nbdev_test.
+nbtest: $(STAMP)
+	SIMARCH_PROFILE=smoke $(BIN)/nbdev_test --n_workers 1
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+bench: $(STAMP)
+	for f in tests/bench/*.py; do $(BIN)/python $$f || exit 1; done
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab nbs
+
+clean:
+	rm -rf _runs _proc _docs

@@ -1,0 +1,54 @@
+import warnings, pytest, torch
+from simarch.data import load_digits
+from simarch.train import Recipe, accuracy, checkpoint_path, checkpoint_key, load_or_train, train_zoo
+from simarch.zoo import get_entry
+
+QUICK = Recipe(epochs=1)
+
+@pytest.fixture(scope='module')
+def digits(): return load_digits()
+
+def same_weights(a, b): return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+def test_second_load_gives_identical_weights(tmp_cache, digits):
+    m1, hit1 = load_or_train('vit_p8', digits.train, QUICK)
+    m2, hit2 = load_or_train('vit_p8', digits.train, QUICK)
+    assert (hit1, hit2) == (False, True) and same_weights(m1, m2)
+
+def test_training_is_deterministic(tmp_cache, digits):
+    a = get_entry('resnet').build(); b = get_entry('resnet').build()
+    from simarch.train import fit
+    fit(a, digits.train, QUICK, seed=0); fit(b, digits.train, QUICK, seed=0)
+    assert same_weights(a, b)
+
+@pytest.mark.parametrize('damage', ['truncate', 'garbage', 'empty'])
+def test_damaged_checkpoint_is_detected_and_retrained(tmp_cache, digits, damage):
+    m1, _ = load_or_train('resnet', digits.train, QUICK)
+    p = checkpoint_path('resnet', checkpoint_key(get_entry('resnet'), digits.train, QUICK))
+    raw = p.read_bytes()
+    p.write_bytes({'truncate': raw[:len(raw) // 2], 'garbage': b'\xff' * len(raw), 'empty': b''}[damage])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        m2, hit = load_or_train('resnet', digits.train, QUICK)
+    assert not hit and any('corrupt checkpoint' in str(x.message) for x in w)
+    assert same_weights(m1, m2)                 # retrained with the same seed
+    assert load_or_train('resnet', digits.train, QUICK)[1]   # and cached again
+
+def test_interrupted_zoo_resumes_with_finished_models(tmp_cache, digits, monkeypatch):
+    import simarch.train as tr
+    real_fit, calls = tr.fit, []
+    def dying_fit(model, *a, **k):
+        calls.append(1)
+        if len(calls) == 2: raise KeyboardInterrupt   # the second model is interrupted mid-run
+        return real_fit(model, *a, **k)
+    monkeypatch.setattr(tr, 'fit', dying_fit)
+    with pytest.raises(KeyboardInterrupt): train_zoo(['resnet', 'mixer_p8'], digits, QUICK)
+    assert len(list((tmp_cache/'models').glob('*.tmp'))) == 0          # no half-written checkpoint
+    monkeypatch.setattr(tr, 'fit', real_fit)
+    assert load_or_train('resnet', digits.train, QUICK)[1]             # the finished model was kept
+    assert not load_or_train('mixer_p8', digits.train, QUICK)[1]
+
+def test_unknown_name_fails_before_training(tmp_cache, digits):
+    with pytest.raises(KeyError, match='did you mean'):
+        train_zoo(['resnet', 'resnet_s2x'], digits, QUICK)
+    assert not (tmp_cache/'models').exists() or not list((tmp_cache/'models').iterdir())

@@ -1,0 +1,45 @@
+import pytest, torch
+from simarch.zoo import COMPONENTS, ZOO, UnknownModelError, _allowed, build_model, get_entry, profile_models
+
+MINI = profile_models('mini')
+
+def test_zoo_size_and_spread():
+    assert len(MINI) >= 24
+    bases = {get_entry(n).base for n in MINI}
+    assert {'CNN', 'Transformer', 'MLP-Mixer', 'Hybrid'} <= bases
+    assert len({get_entry(n).family for n in MINI}) >= 5
+
+def test_same_architecture_pair():
+    "Two entries share a builder and family and differ only in seed: a sanity pair for SAT."
+    pairs = [(a, b) for a in MINI for b in MINI if a < b and get_entry(a).builder is get_entry(b).builder]
+    assert pairs and all(get_entry(a).seed != get_entry(b).seed and get_entry(a).family == get_entry(b).family for a, b in pairs)
+
+@pytest.mark.parametrize('name', MINI)
+def test_entry_builds_runs_and_is_labelled(name):
+    e = get_entry(name)
+    assert set(e.components) == set(COMPONENTS)
+    assert all(_allowed(k, v) for k, v in e.components.items())
+    m = e.build().eval()
+    assert type(m.net).__module__.startswith('timm.models.')          # timm's own class, not a local network
+    x = torch.rand(3, 1, 32, 32, requires_grad=True)
+    out = m(x)
+    assert out.shape == (3, 10) and torch.isfinite(out).all()
+    out[:, 0].sum().backward()                                            # gradients reach the [0,1] pixels
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+def test_pixel_wrapper_resizes_other_sizes():
+    m = build_model('resnet').eval()
+    assert m(torch.rand(2, 1, 48, 48)).shape == (2, 10)
+    assert m(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+
+def test_same_seed_same_init():
+    a, b, c = build_model('resnet'), build_model('resnet'), build_model('resnet_s1')
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+def test_unknown_model_lists_close_matches():
+    with pytest.raises(UnknownModelError, match="unknown model 'convnxt'; did you mean convnext"):
+        get_entry('convnxt')
+    with pytest.raises(UnknownModelError, match='known models: '):
+        build_model('zzzzzz')

@@ -53,7 +53,7 @@ def test_sat_matches_the_formula_on_random_records():
     correct[4] = False                                  # a model that is never right: empty X_AB with everyone
     rec = TransferRecords(list('abcde'), torch.arange(40), correct, fooled)
     np.testing.assert_allclose(rec.sat().numpy(), brute_force_sat(correct.numpy(), fooled.numpy()), equal_nan=True)
-    assert np.isnan(rec.sat()[4]).all() and len(rec.flagged(min_joint=1)) == 4
+    assert torch.isnan(rec.sat()[4]).all() and len(rec.flagged(min_joint=1)) == 4
 
 def test_floor_when_nothing_transfers():
     rec = TransferRecords(['a', 'b'], torch.arange(3), torch.ones(2, 3, dtype=torch.bool), torch.zeros(2, 2, 3, dtype=torch.bool))

@@ -21,6 +21,9 @@ def test_entry_builds_runs_and_is_labelled(name):
     assert all(_allowed(k, v) for k, v in e.components.items())
     m = e.build().eval()
     assert type(m.net).__module__.startswith('timm.models.')          # timm's own class, not a local network
+    with torch.no_grad():                                                 # timm zero-inits some heads (e.g. Mixer):
+        for p in m.parameters():                                          # give them values so the input gradient is not 0 by construction
+            if p.ndim > 1 and not p.any(): p.normal_(0, 0.02)
     x = torch.rand(3, 1, 32, 32, requires_grad=True)
     out = m(x)
     assert out.shape == (3, 10) and torch.isfinite(out).all()

@@ -1,0 +1,76 @@
+"Issue 4: the analysis sections on files in the authors' release format, and their determinism."
+import subprocess, sys, warnings
+from pathlib import Path
+import numpy as np, pandas as pd, pytest
+from simarch.cluster import spectral_clusters, tsne_map
+from simarch.importance import component_importance
+from simarch.release import ReleaseFormatError, read_components_csv, read_sat_csv, write_release
+from simarch.zoo import COMPONENTS, components_table, profile_models
+
+NBS = Path(__file__).resolve().parents[1]/'nbs'/'paper'
+
+@pytest.fixture(scope='module')
+def release_files(tmp_path_factory):
+    "A 24-model release-format pair of files made here: SAT = a block structure by base architecture plus noise."
+    names = profile_models('mini')[:24]
+    comps = components_table(names).drop(columns='family')
+    rng = np.random.default_rng(0)
+    base = comps.base.to_numpy()
+    s = 2.0 + 1.5 * (base[:, None] == base[None, :]) + rng.normal(0, 0.2, (24, 24))
+    s = (s + s.T) / 2; np.fill_diagonal(s, 4.6)
+    d = tmp_path_factory.mktemp('release')
+    return write_release(pd.DataFrame(s, index=names, columns=names), comps, d)
+
+def run_nb(nb, out, **params):
+    args = [sys.executable, '-m', 'papermill', str(NBS/nb), str(out/f'run_{nb}'), '--cwd', str(NBS)]
+    for k, v in params.items(): args += ['-p', k, str(v)]
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+def test_feature_importance_notebook_on_release_files(release_files, tmp_path):
+    sat_csv, comp_csv = release_files
+    run_nb('20_feature_importance.ipynb', tmp_path, sat_csv=sat_csv, components_csv=comp_csv, out_dir=tmp_path/'D')
+    fi = pd.read_csv(tmp_path/'D'/'feature_importance.csv')
+    assert list(fi.columns) == ['component', 'importance'] and len(fi) == 13
+    assert fi.importance.is_monotonic_decreasing
+    assert fi.component.iloc[0] == 'Base architecture'          # the only component that drives this SAT
+    assert (tmp_path/'D'/'shap_summary.png').stat().st_size > 0
+
+def test_clustering_notebook_on_release_files(release_files, tmp_path):
+    sat_csv, comp_csv = release_files
+    run_nb('30_clustering.ipynb', tmp_path, sat_csv=sat_csv, components_csv=comp_csv, out_dir=tmp_path/'D', n_clusters=10, n_runs=3)
+    cl = pd.read_csv(tmp_path/'D'/'clusters.csv')
+    assert list(cl.columns) == ['model', 'cluster'] and len(cl) == 24 and cl.cluster.nunique() == 10
+
+def test_same_seed_same_results(release_files):
+    sat, comps = read_sat_csv(release_files[0]), read_components_csv(release_files[1])
+    a, b = component_importance(sat, comps, seed=3), component_importance(sat, comps, seed=3)
+    pd.testing.assert_series_equal(a.importance, b.importance); assert a.cv_r2 == b.cv_r2
+    pd.testing.assert_series_equal(spectral_clusters(sat, 4, seed=1), spectral_clusters(sat, 4, seed=1))
+    pd.testing.assert_frame_equal(tsne_map(sat, seed=2), tsne_map(sat, seed=2))
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda s: s.iloc[:, :-1], 'not square'),
+    (lambda s: s.set_axis([*s.columns[:-1], 'nope'], axis=1), "columns only: ['nope']"),
+    (lambda s: s.mask(s > 4.5), 'NaN or non-numeric entries'),
+])
+def test_malformed_sat_files_are_refused(release_files, tmp_path, damage, message):
+    damage(pd.read_csv(release_files[0], index_col=0)).to_csv(tmp_path/'bad.csv')
+    with pytest.raises(ReleaseFormatError, match=message.replace('[', r'\[').replace(']', r'\]')): read_sat_csv(tmp_path/'bad.csv')
+
+def test_asymmetric_matrix_is_named_and_symmetrised(release_files, tmp_path):
+    s = pd.read_csv(release_files[0], index_col=0); s.iloc[0, 1] += 0.5; s.to_csv(tmp_path/'asym.csv')
+    with pytest.warns(UserWarning, match=f'{s.index[0]}/{s.columns[1]} by 0.5'):
+        back = read_sat_csv(tmp_path/'asym.csv')
+    assert np.allclose(back, back.T)
+
+def test_unknown_component_value_is_named(release_files, tmp_path):
+    c = pd.read_csv(release_files[1]); c.loc[2, 'Activation'] = 'Mish'; c.to_csv(tmp_path/'c.csv', index=False)
+    with pytest.warns(UserWarning, match=f"{c.loc[2, 'Model name']} Activation='Mish'"): read_components_csv(tmp_path/'c.csv')
+
+def test_mismatched_names_between_files(release_files, tmp_path):
+    c = pd.read_csv(release_files[1]).iloc[1:]; c.to_csv(tmp_path/'c.csv', index=False)
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'30_clustering.ipynb'), str(tmp_path/'o.ipynb'), '--cwd', str(NBS),
+                        '-p', 'sat_csv', str(release_files[0]), '-p', 'components_csv', str(tmp_path/'c.csv'), '-p', 'out_dir', str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and 'only in SAT' in r.stderr + r.stdout

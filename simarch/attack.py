@@ -11,11 +11,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .core import run_batches
+
 # %% auto #0
-__all__ = ['NORMS', 'AttackConfig', 'random_start', 'frozen', 'pgd']
+__all__ = ['NORMS', 'PRECISIONS', 'AttackConfig', 'random_start', 'frozen', 'pgd']
 
 # %% ../nbs/05_attack.ipynb #8d80b03e
 NORMS = ('linf', 'l2')
+PRECISIONS = ('fp32', 'bf16')
 
 @dataclass(frozen=True)
 class AttackConfig:
@@ -26,12 +29,14 @@ class AttackConfig:
     norm: str = 'linf'
     random_start: bool = True
     seed: int = 0
+    precision: str = 'fp32'   # 'bf16': the attack's forward/backward under bf16 autocast (faster on GPUs, slightly different results)
 
     def __post_init__(self):
         if self.norm not in NORMS: raise ValueError(f'norm must be one of {NORMS}, got {self.norm!r}')
         if not self.eps >= 0: raise ValueError(f'eps must be >= 0, got {self.eps}')
         if int(self.steps) != self.steps or self.steps < 1: raise ValueError(f'steps must be an integer >= 1, got {self.steps}')
         if self.alpha is not None and not self.alpha > 0: raise ValueError(f'alpha must be > 0, got {self.alpha}')
+        if self.precision not in PRECISIONS: raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
 
     @property
     def step_size(self) -> float: return self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps
@@ -78,16 +83,17 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, c
     "Adversarial examples of `x` (in [0,1]) against `model`, untargeted PGD with `cfg`."
     if len(x) != len(y) or len(x) != len(ids): raise ValueError(f'x, y, ids differ in length: {len(x)}, {len(y)}, {len(ids)}')
     device = next(model.parameters()).device
-    out = []
-    with frozen(model):
-        for xb, yb, ib in zip(x.split(batch_size), y.split(batch_size), torch.as_tensor(ids).split(batch_size)):
-            xb, yb = xb.to(device), yb.to(device)
-            delta = random_start(ib, tuple(xb.shape[1:]), cfg).to(device) if cfg.random_start else torch.zeros_like(xb)
-            adv = (xb + delta).clamp(0, 1)
-            for _ in range(cfg.steps):
-                adv.requires_grad_(True)
-                loss = F.cross_entropy(model(adv), yb, reduction='sum')
-                grad, = torch.autograd.grad(loss, adv)
-                adv = (xb + _project(adv.detach() + _step(grad, cfg) - xb, cfg)).clamp(0, 1)
-            out.append(adv.detach().cpu())
+    ids = torch.as_tensor(ids)
+    def attack(start, stop):
+        xb, yb = x[start:stop].to(device), y[start:stop].to(device)
+        delta = random_start(ids[start:stop], tuple(xb.shape[1:]), cfg).to(device) if cfg.random_start else torch.zeros_like(xb)
+        adv = (xb + delta).clamp(0, 1)
+        for _ in range(cfg.steps):
+            adv.requires_grad_(True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == 'bf16'):
+                loss = F.cross_entropy(model(adv).float(), yb, reduction='sum')
+            grad, = torch.autograd.grad(loss, adv)
+            adv = (xb + _project(adv.detach() + _step(grad.float(), cfg) - xb, cfg)).clamp(0, 1)
+        return adv.detach().cpu()
+    with frozen(model): out = run_batches(attack, len(x), batch_size)
     return torch.cat(out) if out else x[:0].clone()

@@ -18,22 +18,37 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='simarch', description='Similarity of neural architectures by adversarial attack transferability.')
     sub = p.add_subparsers(dest='command', required=True)
     r = sub.add_parser('reproduce', help='run the paper sections with papermill')
-    r.add_argument('--profile', default='mini', help='smoke (seconds), mini (the embedded default, minutes on a CPU)')
-    r.add_argument('--only', default=None, help=f'comma-separated sections to run (default: all of {",".join(SECTIONS)})')
+    r.add_argument('--profile', default='mini', help='smoke (seconds), mini (the embedded default, minutes on a CPU), '
+                   'paper (the 69 pretrained models; needs --data), release (the analyses on the authors\' published files)')
+    r.add_argument('--only', default=None, help=f'comma-separated sections to run (default: all of {",".join(SECTIONS)} the profile supports)')
     r.add_argument('--out', default=None, help='output folder (default: figures/<profile>/)')
+    _pretrained_args(r)
+    r.add_argument('--train-data', default=None, help='paper profile, distillation: ImageNet train folder (1,000 synset sub-folders)')
+    r.add_argument('--sat-csv', default=None, help='release profile: the authors\' SAT_release.csv (path or URL)')
+    r.add_argument('--components-csv', default=None, help='release profile: the authors\' "Model Feature_release.csv" (path or URL)')
     s = sub.add_parser('sat', help='compute the SAT matrix of a zoo and write sat.csv, transfer.csv, joint.csv, meta.json')
-    s.add_argument('--zoo', default='mini', help='profile whose models to use (smoke, mini)')
+    s.add_argument('--zoo', default='mini', help='profile whose models to use (smoke, mini, paper)')
     s.add_argument('--out', required=True, help='output folder')
     s.add_argument('--models', default=None, help='comma-separated model names (default: the whole zoo)')
-    s.add_argument('--eps', type=_number, default=Fraction(32, 255), help='PGD radius in [0,1] pixels, e.g. 0.125 or 32/255 (default 32/255)')
+    s.add_argument('--eps', type=_number, default=None, help='PGD radius in [0,1] pixels, e.g. 0.125 or 8/255 (default: 32/255, paper 8/255)')
     s.add_argument('--steps', type=int, default=10, help='PGD steps (default 10)')
     s.add_argument('--alpha', type=_number, default=None, help='step size (default 2.5*eps/steps)')
     s.add_argument('--norm', default='linf', choices=['linf', 'l2'])
-    s.add_argument('--n-samples', type=int, default=None, help='test samples to use (default: all)')
+    s.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'], help='bf16: attack under bf16 autocast (faster on GPUs; changes results slightly)')
+    s.add_argument('--n-samples', type=int, default=None, help='evaluation samples to use (default: all)')
     s.add_argument('--seed', type=int, default=0, help='seed of random starts and sample choice')
-    s.add_argument('--device', default='cpu')
-    s.add_argument('--threads', type=int, default=2, help='torch threads (results depend on it at the last bit)')
+    s.add_argument('--threads', type=int, default=2, help='torch CPU threads (results depend on it at the last bit)')
+    _pretrained_args(s)
+    s.add_argument('--expected', default=None, help='CSV of published top-1 per model (model,top1) for the accuracy check (default: data/paper_models.csv)')
     return p
+
+def _pretrained_args(p):
+    p.add_argument('--data', default=None, help='pretrained models: ImageNet validation folder with 1,000 synset sub-folders')
+    p.add_argument('--weights', default=None, help='pretrained models: folder of checkpoints <arch.tag>.safetensors (default: the Hugging Face hub)')
+    p.add_argument('--n-per-class', type=int, default=5, help='pretrained models: validation images per class (default 5)')
+    p.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
+    p.add_argument('--batch-size', type=int, default=None, help='largest batch (halves on GPU out-of-memory; default 64 digits, 256 ImageNet images)')
+    p.add_argument('--channels-last', action='store_true', help='channels-last memory format (faster convolutions on GPUs)')
 
 def _number(text: str) -> float:
     "A float or a fraction such as 8/255."
@@ -46,16 +61,20 @@ def main(argv: list[str] | None = None):
     try:
         if args.command == 'reproduce':
             only = [s.strip() for s in args.only.split(',')] if args.only else None
-            times = reproduce(args.profile, only=only, out_dir=args.out)
+            params = dict(data_dir=args.data, weights_dir=args.weights, train_dir=args.train_data, n_per_class=args.n_per_class, device=args.device,
+                          batch_size=args.batch_size, channels_last=args.channels_last, sat_csv=args.sat_csv, components_csv=args.components_csv)
+            times = reproduce(args.profile, only=only, out_dir=args.out, **{k: v for k, v in params.items() if v is not None})
             print('reproduced', ', '.join(f'{k} ({v} s)' for k, v in times.items()))
         elif args.command == 'sat':
-            from simarch.sat import run_sat
-            cfg = AttackConfig(eps=float(args.eps), steps=args.steps, alpha=args.alpha, norm=args.norm, seed=args.seed)
+            from simarch.sat import default_attack, run_sat
             models = [m.strip() for m in args.models.split(',')] if args.models else None
-            res = run_sat(args.zoo, models, cfg, n_samples=args.n_samples, seed=args.seed, device=args.device,
-                          threads=args.threads, out_dir=args.out)
+            eps = default_attack(args.zoo, models).eps if args.eps is None else float(args.eps)
+            cfg = AttackConfig(eps=eps, steps=args.steps, alpha=args.alpha, norm=args.norm, seed=args.seed, precision=args.precision)
+            res = run_sat(args.zoo, models, cfg, n_samples=args.n_samples, seed=args.seed, device=args.device, threads=args.threads,
+                          out_dir=args.out, data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class,
+                          batch_size=args.batch_size, channels_last=args.channels_last, expected=args.expected)
             print(f'SAT of {len(res.records.models)} models on {res.meta["n_samples"]} samples in {res.meta["wall_time_s"]} s -> {args.out}')
-    except (ValueError, KeyError) as e: raise SystemExit(f'simarch {args.command}: error: {e}') from None
+    except (ValueError, KeyError, FileNotFoundError) as e: raise SystemExit(f'simarch {args.command}: error: {e}') from None
 
 # %% ../nbs/90_cli.ipynb #9482bac5
 #| eval: false

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 # %% auto #0
 __all__ = ['project_root', 'cache_dir', 'default_profile', 'figures_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic',
-           'fingerprint', 'library_versions', 'seed_everything', 'num_threads', 'load_or_compute']
+           'fingerprint', 'library_versions', 'seed_everything', 'num_threads', 'run_batches', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #a89d2333
 def _find_root(start: Path) -> Path | None:
@@ -108,6 +108,23 @@ def num_threads(n: int | None):
     if n: torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(old)
+
+# %% ../nbs/00_core.ipynb #7caebedc
+def run_batches(fn, n: int, batch_size: int) -> list:
+    "`[fn(start, stop), ...]` over [0, n) in batches of `batch_size`, halving the batch on CUDA out-of-memory."
+    if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    out, start = [], 0
+    while start < n:
+        stop = min(start + batch_size, n)
+        try: out.append(fn(start, stop))
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1: raise
+            batch_size //= 2
+            torch.cuda.empty_cache()
+            warnings.warn(f'CUDA out of memory: retrying with batch size {batch_size}')
+            continue
+        start = stop
+    return out
 
 # %% ../nbs/00_core.ipynb #7f39a84a
 def load_or_compute(path: str | Path, compute) -> dict[str, torch.Tensor]:

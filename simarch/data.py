@@ -14,11 +14,13 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits as _sk_digits
 from sklearn.model_selection import train_test_split
 
-from .core import fingerprint
+from .core import cache_dir, fingerprint, load_or_compute
+from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'Split', 'TrainTest', 'load_digits', 'per_class_subset', 'DataLayoutError', 'scan_image_folder',
-           'load_image_folder']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_SIZE', 'Split', 'TrainTest', 'load_digits', 'per_class_subset', 'select_samples',
+           'DataLayoutError', 'scan_image_folder', 'load_image_folder', 'imagenet_synsets', 'check_imagenet_folder',
+           'load_imagenet']
 
 # %% ../nbs/01_data.ipynb #c9127a0a
 @dataclass(frozen=True)
@@ -76,6 +78,18 @@ def per_class_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.
         picks.append(pos[torch.randperm(len(pos), generator=g)[:n_per_class]])
     return torch.cat(picks).sort().values
 
+# %% ../nbs/01_data.ipynb #75934afa
+def select_samples(split: Split, n_samples: int | None, seed: int = 0) -> Split:
+    "A stratified, seeded subset of `n_samples` samples of `split` (all of them if None), in id order."
+    if n_samples is None or n_samples == len(split): return split
+    if not 1 <= n_samples <= len(split):
+        raise ValueError(f'n_samples={n_samples} is larger than the data ({len(split)} samples)' if n_samples > len(split)
+                         else f'n_samples must be >= 1, got {n_samples}')
+    y = split.y.numpy()
+    strat = y if n_samples >= len(np.unique(y)) else None
+    pos, _ = train_test_split(np.arange(len(split)), train_size=n_samples, stratify=strat, random_state=seed)
+    return split.subset(np.sort(pos))
+
 # %% ../nbs/01_data.ipynb #acf12abf
 IMAGE_EXTS = ('.jpeg', '.jpg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.ppm')
 
@@ -104,7 +118,7 @@ def scan_image_folder(root: str | Path, n_classes: int | None = None) -> tuple[t
         files += [(p, label) for p in imgs]
     return tuple(d.name for d in dirs), files
 
-# %% ../nbs/01_data.ipynb #98b9ba47
+# %% ../nbs/01_data.ipynb #193909c8
 def _read_image(path: Path, size: int) -> torch.Tensor:
     from PIL import Image, UnidentifiedImageError
     import torchvision.transforms.functional as TF
@@ -117,9 +131,37 @@ def _read_image(path: Path, size: int) -> torch.Tensor:
 
 def load_image_folder(root: str | Path, size: int = 224, n_per_class: int | None = None, seed: int = 0,
                       n_classes: int | None = None) -> Split:
-    "Decode `n_per_class` images per class (all if None) of an image folder into a `Split` of `size` px RGB images."
+    "Decode `n_per_class` images per class (all if None) of an image folder into a `Split` of `size` px RGB images (cached)."
     classes, files = scan_image_folder(root, n_classes)
     labels = torch.tensor([l for _, l in files])
     idx = per_class_subset(labels, n_per_class, seed) if n_per_class else torch.arange(len(files))
-    x = torch.stack([_read_image(files[i][0], size) for i in idx.tolist()])
-    return Split(x, labels[idx], idx.clone(), classes)
+    chosen = [files[i][0] for i in idx.tolist()]
+    key = fingerprint([(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in chosen], list(classes), size, idx)
+    def decode():   # 8-bit pixels are exact: to_tensor divides uint8 values by 255
+        x = torch.stack([_read_image(p, size) for p in tqdm(chosen, desc='decode', unit='img')])
+        return {'x': (x * 255).round().to(torch.uint8)}
+    x = load_or_compute(cache_dir('images')/f'{Path(root).name}-{size}-{key[:16]}.safetensors', decode)['x']
+    return Split(x.float() / 255, labels[idx], idx.clone(), classes)
+
+# %% ../nbs/01_data.ipynb #e7e44880
+IMAGENET_SIZE = 256
+
+def imagenet_synsets() -> list[str]:
+    "The 1,000 ImageNet-1k synsets in the order of timm's class indices."
+    from timm.data import ImageNetInfo
+    return list(ImageNetInfo().label_names())
+
+def check_imagenet_folder(root: str | Path) -> tuple[tuple, list]:
+    "`scan_image_folder` for an ImageNet validation folder: 1,000 class folders named by the synsets."
+    classes, files = scan_image_folder(root, n_classes=1000)
+    synsets = imagenet_synsets()
+    if list(classes) != synsets:
+        odd = [c for c in classes if c not in set(synsets)][:3]
+        raise DataLayoutError(f'{root}: class folders are not the 1,000 ImageNet synsets (e.g. {", ".join(odd)}); expected '
+                              f'folders named {synsets[0]} ... {synsets[-1]}, whose sorted order is the order of timm\'s class indices')
+    return classes, files
+
+def load_imagenet(root: str | Path, n_per_class: int = 5, seed: int = 0, size: int = IMAGENET_SIZE) -> Split:
+    "A seeded subset of `n_per_class` images per class of an ImageNet folder (val or train), in the canonical pixel space."
+    check_imagenet_folder(root)
+    return load_image_folder(root, size, n_per_class, seed, n_classes=1000)

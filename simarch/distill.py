@@ -50,15 +50,17 @@ def distilled_logits(student: str, teacher: str, teacher_model, train: Split, te
     key = fingerprint(student, repr(net), dict(net.state_dict()), train.fingerprint, test.fingerprint,
                       asdict(recipe), seed, model_key(teacher_model), asdict(cfg), torch.__version__)
     def run():
-        t_logits = clean_logits(teacher, teacher_model, train)
-        model = fit(entry.build(seed), train, recipe, seed, loss_fn=lambda logits, idx: kd_loss(logits, t_logits[idx], train.y[idx], cfg))
+        t_logits = clean_logits(teacher, teacher_model.to(recipe.device), train, device=recipe.device)
+        kd = lambda logits, idx: kd_loss(logits, t_logits[idx].to(logits.device), train.y[idx].to(logits.device), cfg)
+        model = fit(entry.build(seed), train, recipe, seed, loss_fn=kd)
         return {'logits': predict(model, test)}
     return load_or_compute(cache_dir('distill')/f'{student}-from-{teacher}-s{seed}-{key[:16]}.safetensors', run)['logits']
 
 # %% ../nbs/12_distill.ipynb #9175ba6c
 def distill_grid(teachers: list, students: list, seeds: list, data: TrainTest, teacher_recipe: Recipe, student_recipe: Recipe,
-                 n_per_class: int = 50, cfg: KDConfig = KDConfig(), attack=None) -> pd.DataFrame:
-    "One row per (teacher, student, seed): sat, acc_baseline, acc_distilled, gain."
+                 n_per_class: int = 50, cfg: KDConfig = KDConfig(), attack=None, teacher_models: dict | None = None,
+                 batch_size: int = 256) -> pd.DataFrame:
+    "One row per (teacher, student, seed): sat, acc_baseline, acc_distilled, gain. Teachers are trained, or given (e.g. pretrained)."
     from simarch.attack import AttackConfig
     from simarch.data import per_class_subset
     from simarch.sat import compute_records
@@ -66,9 +68,10 @@ def distill_grid(teachers: list, students: list, seeds: list, data: TrainTest, t
     if not teachers or not students or not seeds: raise ValueError(f'empty grid: teachers={teachers}, students={students}, seeds={seeds}')
     for m in [*teachers, *students]: get_entry(m)
     train = data.train.subset(per_class_subset(data.train.y, n_per_class, seed=0))
-    zoo = train_zoo(teachers, data, teacher_recipe)
+    zoo = {t: teacher_models[t] for t in teachers} if teacher_models else train_zoo(teachers, data, teacher_recipe)
     baselines = {(s, sd): load_or_train(s, train, student_recipe, seed=sd)[0] for s in students for sd in seeds}
-    rec = compute_records({**zoo, **{f'{s}@{sd}': m for (s, sd), m in baselines.items()}}, data.test, attack or AttackConfig())
+    rec = compute_records({**zoo, **{f'{s}@{sd}': m for (s, sd), m in baselines.items()}}, data.test, attack or AttackConfig(),
+                          batch_size=batch_size, device=student_recipe.device)
     sat = rec.frames()['sat']
     clean_acc = dict(zip(rec.models, rec.correct.float().mean(1).tolist()))   # the baselines' accuracy, from the records
     rows, bar = [], tqdm(total=len(teachers) * len(students) * len(seeds), desc='distill', unit='student')

@@ -4,6 +4,7 @@
 
 # %% ../nbs/11_ensemble.ipynb #31291760
 from __future__ import annotations
+import math
 from itertools import combinations
 
 import numpy as np
@@ -82,6 +83,7 @@ def _bootstrap_pair_gains(logits: dict, y: torch.Tensor, method: str, n_boot: in
 
 def _interval(values, ci):
     v = np.asarray([x for x in values if np.isfinite(x)])
+    if not len(v): return math.nan, math.nan        # e.g. every pair gains the same: no correlation is defined
     return float(np.percentile(v, (1 - ci) / 2 * 100)), float(np.percentile(v, (1 + ci) / 2 * 100))
 
 def gain_sat_correlation(logits: dict, y: torch.Tensor, sat: pd.DataFrame, method: str = 'softmax', n_boot: int = 1000,

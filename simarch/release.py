@@ -79,12 +79,13 @@ def write_release(sat: pd.DataFrame, components: pd.DataFrame, out_dir: str | Pa
     return out/'SAT_release.csv', out/'Model Feature_release.csv'
 
 # %% ../nbs/08_release.ipynb #d2cbabd4
-def analysis_inputs(profile: str, sat_csv: str | None = None, components_csv: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(SAT matrix, component table) over the same models, from release files or from a profile's results."
+def analysis_inputs(profile: str, sat_csv: str | None = None, components_csv: str | None = None,
+                    results_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(SAT matrix, component table) over the same models, from release files or from a profile's results (in `results_dir`, default `figures/<profile>/`)."
     from simarch.core import figures_dir
     from simarch.zoo import components_table
     if sat_csv is None:
-        own = figures_dir(profile)/'sat.csv'
+        own = Path(results_dir or figures_dir(profile))/'sat.csv'
         if not own.exists():
             raise FileNotFoundError(f'{own} not found: run the similarity section first (simarch reproduce --profile {profile} --only similarity) or pass sat_csv')
         sat_csv = own

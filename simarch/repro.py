@@ -21,12 +21,13 @@ class Section:
     notebook: str
     outputs: tuple
     regenerates: str
+    release: bool = False    # also runs on the authors' published files (`--profile release`)
 
 SECTIONS: dict[str, Section] = {}
 
-def register_section(name: str, notebook: str, outputs: tuple, regenerates: str) -> Section:
+def register_section(name: str, notebook: str, outputs: tuple, regenerates: str, release: bool = False) -> Section:
     "Add a paper section to `simarch reproduce`."
-    SECTIONS[name] = s = Section(name, notebook, tuple(outputs), regenerates)
+    SECTIONS[name] = s = Section(name, notebook, tuple(outputs), regenerates, release)
     return s
 
 register_section('zoo', 'paper/00_zoo.ipynb', ('zoo.csv', 'zoo.md', 'zoo.png'),
@@ -35,9 +36,9 @@ register_section('similarity', 'paper/10_similarity.ipynb', ('sat.csv', 'transfe
                  "the paper's similarity matrix: SAT between every pair of models, clustered heatmap")
 register_section('feature_importance', 'paper/20_feature_importance.ipynb',
                  ('feature_importance.csv', 'feature_importance_cv.csv', 'feature_importance.png', 'shap_summary.png'),
-                 "the paper's feature importance: XGBoost + SHAP of SAT on shared components")
+                 "the paper's feature importance: XGBoost + SHAP of SAT on shared components", release=True)
 register_section('clustering', 'paper/30_clustering.ipynb', ('clusters.csv', 'clusters_tsne.png', 'cluster_stability.png', 'cluster_stability.csv'),
-                 "the paper's Figure 1: spectral clusters of the models on a t-SNE map, with their stability")
+                 "the paper's Figure 1: spectral clusters of the models on a t-SNE map, with their stability", release=True)
 register_section('ensemble', 'paper/40_ensemble.ipynb', ('ensemble.csv', 'ensemble_stats.csv', 'ensemble_sets.csv', 'ensemble.png'),
                  "the paper's ensemble figure: gain of two-model ensembles against SAT")
 register_section('distillation', 'paper/50_distillation.ipynb', ('distillation.csv', 'distillation.png'),
@@ -45,7 +46,7 @@ register_section('distillation', 'paper/50_distillation.ipynb', ('distillation.c
 
 # %% ../nbs/04_repro.ipynb #202daeef
 def run_section(name: str, profile: str = 'mini', out_dir: str | Path | None = None, **parameters) -> Path:
-    "Execute section `name` for `profile`; returns the executed notebook's path."
+    "Execute section `name` for `profile` with those of `parameters` its notebook declares; returns the executed notebook's path."
     import papermill as pm
     if name not in SECTIONS: raise ValueError(f'unknown section {name!r}; known: {", ".join(SECTIONS)}')
     sec, root = SECTIONS[name], project_root()
@@ -53,6 +54,8 @@ def run_section(name: str, profile: str = 'mini', out_dir: str | Path | None = N
     nb = root/'nbs'/sec.notebook
     run = root/'_runs'/profile/Path(sec.notebook).name
     run.parent.mkdir(parents=True, exist_ok=True)
+    declared = pm.inspect_notebook(str(nb))
+    parameters = {k: v for k, v in parameters.items() if k in declared}
     start, old = time.time(), os.environ.get('TQDM_DISABLE')
     os.environ['TQDM_DISABLE'] = '1'
     try:
@@ -65,16 +68,25 @@ def run_section(name: str, profile: str = 'mini', out_dir: str | Path | None = N
     if stale: raise RuntimeError(f'section {name} did not write {", ".join(stale)} in {out_dir} (see {run})')
     return run
 
-def reproduce(profile: str = 'mini', only: list[str] | None = None, out_dir: str | Path | None = None) -> dict[str, float]:
-    "Run every registered section (or `only` these) for `profile`; returns seconds per section."
-    names = list(only) if only else list(SECTIONS)
+def reproduce(profile: str = 'mini', only: list[str] | None = None, out_dir: str | Path | None = None, **parameters) -> dict[str, float]:
+    "Run every section of `profile` (or `only` these) with papermill, passing each the `parameters` it declares; seconds per section."
+    if profile == 'release' and not parameters.get('sat_csv'):
+        raise ValueError("the release profile needs --sat-csv (the authors' SAT_release.csv)")
+    if profile == 'paper' and not parameters.get('data_dir'):
+        raise ValueError('the paper profile needs --data, an ImageNet validation folder with 1,000 synset sub-folders')
+    names = list(only) if only else [n for n, s in SECTIONS.items() if s.release or profile != 'release']
+    if profile == 'paper' and 'distillation' in names and not parameters.get('train_dir'):
+        raise ValueError('the paper profile\'s distillation section trains students on an ImageNet train folder: pass --train-data, '
+                         f'or run the other sections with --only {",".join(n for n in names if n != "distillation")}')
     unknown = [n for n in names if n not in SECTIONS]
     if unknown: raise ValueError(f'unknown section(s) {", ".join(unknown)}; known: {", ".join(SECTIONS)}')
+    if profile == 'release' and (other := [n for n in names if not SECTIONS[n].release]):
+        raise ValueError(f'section(s) {", ".join(other)} need models, not published files; the release profile runs {", ".join(n for n, s in SECTIONS.items() if s.release)}')
     times = {}
     for n in names:
         t0 = time.time()
         print(f'[{profile}] {n}: {SECTIONS[n].regenerates} ...', flush=True)
-        run_section(n, profile, out_dir)
+        run_section(n, profile, out_dir, **parameters)
         times[n] = round(time.time() - t0, 1)
         print(f'[{profile}] {n}: done in {times[n]} s -> {Path(out_dir) if out_dir else figures_dir(profile)}', flush=True)
     return times

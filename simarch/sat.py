@@ -17,12 +17,16 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .attack import AttackConfig, pgd
-from .core import cache_dir, fingerprint, library_versions, load_or_compute, num_threads, write_json_atomic, atomic_path
-from .data import Split
+from .core import atomic_path, cache_dir, fingerprint, library_versions, load_or_compute, num_threads, run_batches, write_json_atomic
+from .data import Split, select_samples
+from .distributed import barrier, gather_samples, init_distributed, local_device, rank_and_world, shard_positions
+from .pretrained import accuracy_report, expected_top1, load_workload
+from .zoo import get_entry, profile_models
+import warnings
 
 # %% auto #0
-__all__ = ['EPS_S', 'TransferRecords', 'model_key', 'clean_logits', 'compute_records', 'save_records', 'load_records',
-           'select_samples', 'SatResult', 'run_sat', 'sat_checks']
+__all__ = ['EPS_S', 'ENGINE_VERSION', 'TransferRecords', 'model_key', 'clean_logits', 'compute_records', 'save_records',
+           'load_records', 'SatResult', 'default_attack', 'run_sat', 'sat_checks']
 
 # %% ../nbs/06_sat.ipynb #9d179bf7
 EPS_S = 0.01  # the floor, in percent: ln(0.01) = -4.61 mirrors the ceiling ln(100) = 4.61
@@ -81,55 +85,76 @@ def model_key(model: torch.nn.Module) -> str:
     key = getattr(model, 'checkpoint_key', None)
     return key or fingerprint(repr(model), dict(model.state_dict()))
 
+ENGINE_VERSION = 2   # bump when the engine changes the floats it produces (v2: fixed chunks of sample positions)
+
 @torch.no_grad()
 def _logits(model, x, batch_size, device):
     model.eval()
-    return torch.cat([model(b.to(device)).float().cpu() for b in x.split(batch_size)]) if len(x) else torch.empty(0)
+    if not len(x): return torch.empty(0)
+    return torch.cat(run_batches(lambda a, b: model(x[a:b].to(device)).float().cpu(), len(x), batch_size))
 
-def _numerics(device: str) -> str:
-    "Where results can differ in the last bit: the device and the CPU thread count in effect."
-    return f'{device}-t{torch.get_num_threads()}'
+def _numerics(device: str, batch_size: int, channels_last: bool = False) -> str:
+    "Where results can differ in the last bit: device, CPU thread count, batch size and memory format."
+    return f'{device}-t{torch.get_num_threads()}-b{batch_size}' + ('-cl' if channels_last else '')
 
-def clean_logits(name: str, model: torch.nn.Module, split: Split, batch_size: int = 256, device: str = 'cpu') -> torch.Tensor:
-    "Logits of `model` on `split`, cached per model, data, device and thread count (shared by SAT, ensembles and distillation)."
-    path = cache_dir('sat', split.fingerprint[:16], _numerics(device), 'clean')/f'{name}-{model_key(model)[:16]}.safetensors'
+def _chunks(pos: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    "Indices into `pos` (sorted sample positions) grouped by the fixed chunks [0, B), [B, 2B), ... of the split."
+    if not len(pos): return []
+    _, counts = torch.unique_consecutive(pos // batch_size, return_counts=True)
+    return list(torch.arange(len(pos)).split(counts.tolist()))
+
+def clean_logits(name: str, model: torch.nn.Module, split: Split, batch_size: int = 256, device: str = 'cpu',
+                 channels_last: bool = False) -> torch.Tensor:
+    "Logits of `model` on `split`, cached per model, data and numerics (shared by SAT, ensembles and distillation)."
+    path = cache_dir('sat', split.fingerprint[:16], _numerics(device, batch_size, channels_last), 'clean')/f'{name}-{model_key(model)[:16]}.safetensors'
     return load_or_compute(path, lambda: {'logits': _logits(model, split.x, batch_size, device)})['logits']
 
 def compute_records(models: dict, split: Split, cfg: AttackConfig, batch_size: int = 256, threads: int | None = 2,
-                    device: str = 'cpu') -> TransferRecords:
+                    device: str = 'cpu', channels_last: bool = False, on_clean=None) -> TransferRecords:
     "Transfer records of `models` (name -> pixel-space model) on `split` under `cfg`, cached and resumable."
     names, n = list(models), len(split)
     keys = {m: model_key(models[m])[:16] for m in names}
-    akey = fingerprint(cfg.record())[:16]
+    akey = fingerprint(cfg.record(), ENGINE_VERSION)[:16]
     y = split.y
     bar = tqdm(total=len(names) * (len(names) + 2), desc='SAT', unit='step')
     with num_threads(threads):
-        root = cache_dir('sat', split.fingerprint[:16], _numerics(device))
-        for m in models.values(): m.to(device).eval()
-        correct, adv = {}, {}
+        root = cache_dir('sat', split.fingerprint[:16], _numerics(device, batch_size, channels_last))
+        for m in models.values():
+            m.to(device).eval()
+            if channels_last: m.to(memory_format=torch.channels_last)
+        correct = {}
         for m in names:                                        # clean predictions
             bar.set_postfix_str(f'clean {m}')
-            correct[m] = clean_logits(m, models[m], split, batch_size, device).argmax(1) == y
+            correct[m] = clean_logits(m, models[m], split, batch_size, device, channels_last).argmax(1) == y
             bar.update()
-        for m in names:                                        # one attack per source, correct samples only
-            bar.set_postfix_str(f'attack {m}')
-            pos = torch.nonzero(correct[m]).flatten()
-            adv[m] = load_or_compute(root/'adv'/f'{m}-{keys[m]}-{akey}.safetensors',
-                                     lambda: {'x': pgd(models[m], split.x[pos], y[pos], split.ids[pos], cfg, batch_size), 'pos': pos})
-            bar.update()
+        if on_clean: on_clean(correct)                         # e.g. the accuracy check, before any attack
         fooled = torch.zeros(len(names), len(names), n, dtype=torch.bool)
-        for i, s in enumerate(names):                          # every (source, target) on X_st
-            for k, t in enumerate(names):
+        for i, s in enumerate(names):
+            adv = None
+            def source_adv():                                  # one attack per source, its correct samples only; loaded
+                nonlocal adv                                   # from disk only if an evaluation needs it
+                if adv is None:
+                    bar.set_postfix_str(f'attack {s}')
+                    def attack():
+                        pos = torch.nonzero(correct[s]).flatten()
+                        xs = [pgd(models[s], split.x[c], y[c], split.ids[c], cfg, batch_size) for c in (pos[i] for i in _chunks(pos, batch_size))]
+                        return {'x': torch.cat(xs) if xs else split.x[:0].clone(), 'pos': pos}
+                    adv = load_or_compute(root/'adv'/f'{s}-{keys[s]}-{akey}.safetensors', attack)
+                return adv
+            bar.update()
+            for k, t in enumerate(names):                      # every (source, target) on X_st
                 bar.set_postfix_str(f'{s} -> {t}')
                 def evaluate():
-                    apos = adv[s]['pos']
-                    keep = correct[t][apos]
+                    a = source_adv()
+                    rows = torch.nonzero(correct[t][a['pos']]).flatten()    # adversarial rows whose sample t gets right
                     out = torch.zeros(n, dtype=torch.bool)
-                    pred = _logits(models[t], adv[s]['x'][keep], batch_size, device).argmax(1) if keep.any() else torch.empty(0, dtype=torch.long)
-                    out[apos[keep]] = pred != y[apos[keep]]
+                    for i in _chunks(a['pos'][rows], batch_size):
+                        r = rows[i]
+                        out[a['pos'][r]] = _logits(models[t], a['x'][r], batch_size, device).argmax(1) != y[a['pos'][r]]
                     return {'fooled': out}
                 fooled[i, k] = load_or_compute(root/'eval'/f'{s}-{keys[s]}-{akey}__{t}-{keys[t]}.safetensors', evaluate)['fooled']
                 bar.update()
+            del adv
     bar.close()
     return TransferRecords(names, split.ids.clone(), torch.stack([correct[m] for m in names]), fooled)
 
@@ -148,18 +173,6 @@ def load_records(path: str | Path) -> TransferRecords:
         return TransferRecords(models, f.get_tensor('ids'), f.get_tensor('correct'), f.get_tensor('fooled'))
 
 # %% ../nbs/06_sat.ipynb #96d53c36
-def select_samples(split: Split, n_samples: int | None, seed: int = 0) -> Split:
-    "A stratified, seeded subset of `n_samples` samples of `split` (all of them if None), in id order."
-    if n_samples is None or n_samples == len(split): return split
-    if not 1 <= n_samples <= len(split):
-        raise ValueError(f'n_samples={n_samples} is larger than the data ({len(split)} samples)' if n_samples > len(split)
-                         else f'n_samples must be >= 1, got {n_samples}')
-    from sklearn.model_selection import train_test_split
-    y = split.y.numpy()
-    strat = y if n_samples >= len(np.unique(y)) else None
-    pos, _ = train_test_split(np.arange(len(split)), train_size=n_samples, stratify=strat, random_state=seed)
-    return split.subset(np.sort(pos))
-
 @dataclass
 class SatResult:
     "Records, matrices and provenance of one SAT run."
@@ -184,32 +197,53 @@ class SatResult:
         write_json_atomic(out/'meta.json', self.meta)
         return out
 
+def default_attack(profile: str, models: list[str] | None = None, seed: int = 0) -> AttackConfig:
+    "The default attack: L-inf PGD, 10 steps, eps 8/255 on pretrained ImageNet models, 32/255 on the digits (see the similarity section)."
+    pretrained = all(get_entry(m).pretrained for m in (models or profile_models(profile)))
+    return AttackConfig(eps=(8 if pretrained else 32) / 255, seed=seed)
+
 def run_sat(profile: str = 'mini', models: list[str] | None = None, cfg: AttackConfig | None = None,
             n_samples: int | None = None, seed: int = 0, device: str = 'cpu', threads: int | None = 2,
-            eps_s: float = EPS_S, min_joint: int = 30, out_dir: str | Path | None = None) -> SatResult:
-    "SAT of a profile's models (or `models`) on the digits test split; writes the results contract if `out_dir`."
-    from simarch.data import load_digits
-    from simarch.train import get_recipe, train_zoo
-    from simarch.zoo import get_entry, profile_models
+            eps_s: float = EPS_S, min_joint: int = 30, out_dir: str | Path | None = None,
+            data_dir: str | Path | None = None, weights_dir: str | Path | None = None, n_per_class: int = 5,
+            batch_size: int | None = None, channels_last: bool = False, expected: str | Path | None = None,
+            tolerance: float = 10.0) -> SatResult:
+    "SAT of a profile's models (or `models`) on its evaluation images; writes the results contract if `out_dir`. Shards the samples under `torchrun`."
     t0 = time.time()
-    cfg = cfg or AttackConfig(seed=seed)
-    names = list(models) if models else profile_models(profile)
-    for m in names: get_entry(m)                                   # unknown names fail before any work
-    if len(set(names)) != len(names): raise ValueError(f'duplicate model names in {names}')
+    cfg = cfg or default_attack(profile, models, seed)
     if not eps_s > 0: raise ValueError(f'eps_s must be > 0, got {eps_s}')
-    data = load_digits()
-    split = select_samples(data.test, n_samples, seed)
-    recipe = get_recipe(profile)
-    zoo = train_zoo(names, data, recipe)
-    rec = compute_records(zoo, split, cfg, threads=threads, device=device)
-    meta = dict(profile=profile, models=names, checkpoint_keys={m: zoo[m].checkpoint_key for m in names},
-                attack=cfg.record(), eps_s=eps_s, n_samples=len(split), sample_seed=seed,
-                data={'name': 'sklearn digits test split', 'fingerprint': split.fingerprint, 'size': list(split.x.shape[1:])},
-                recipe=asdict(recipe),
+    if batch_size is not None and batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    distributed, (rank, world) = init_distributed(device), rank_and_world()
+    device = local_device(device)
+    if rank > 0: barrier()                                      # rank 0 trains or decodes first; the others read its caches
+    w = load_workload(profile, models, data_dir, weights_dir, n_per_class, seed, n_samples)
+    if rank == 0 and distributed: barrier()
+    names, split = list(w.models), w.test
+    batch_size = batch_size or w.batch_size
+    shard = split.subset(shard_positions(len(split), batch_size, rank, world)) if distributed else split
+    top1 = expected_top1(expected) if w.train is None else {}
+    report = {}
+    def check_accuracy(correct):                                # all ranks gather, rank 0 reports
+        correct = dict(zip(names, gather_samples(torch.stack([correct[m] for m in names]), len(split), batch_size)))
+        report['table'] = t = accuracy_report(correct, top1, tolerance)
+        if rank > 0: return
+        print(f'clean accuracy on {len(split)} samples: mean {t.accuracy.mean():.1f}%, lowest {t.accuracy.min():.1f}% ({t.model[t.accuracy.idxmin()]})')
+        if w.train is None: print(t.to_string(index=False))
+        if t.flagged.any():
+            warnings.warn(f'more than {tolerance} points below the published top-1 (wrong preprocessing or labels?): {", ".join(t.model[t.flagged])}')
+    local = compute_records(w.models, shard, cfg, batch_size, threads, device, channels_last, on_clean=check_accuracy)
+    rec = TransferRecords(names, split.ids.clone(), gather_samples(local.correct, len(split), batch_size),
+                          gather_samples(local.fooled, len(split), batch_size))
+    t = report['table']
+    meta = dict(profile=profile, models=names, attack=cfg.record(), eps_s=eps_s, n_samples=len(split), sample_seed=seed,
+                data={**w.info, 'fingerprint': split.fingerprint, 'size': list(split.x.shape[1:])},
+                clean_accuracy=dict(zip(t.model, t.accuracy)), accuracy_flagged=list(t.model[t.flagged]),
                 flagged_pairs=rec.flagged(min_joint), min_joint=min_joint, versions=library_versions(),
-                threads=threads, device=device, wall_time_s=round(time.time() - t0, 2))
+                threads=threads, device=device if not distributed else device.split(':')[0], batch_size=batch_size,
+                channels_last=channels_last, world_size=world, wall_time_s=round(time.time() - t0, 2))
+    if w.train is not None: meta['checkpoint_keys'] = {m: w.models[m].checkpoint_key for m in names}
     res = SatResult(rec, meta, eps_s)
-    if out_dir is not None: res.write(out_dir)
+    if out_dir is not None and rank == 0: res.write(out_dir)
     return res
 
 # %% ../nbs/06_sat.ipynb #18d16c50
@@ -230,3 +264,10 @@ def sat_checks(sat: pd.DataFrame, families: dict, same_arch_pairs: list = ()) ->
         pct = float((off < v).sum() / max(len(off) - 1, 1))
         rows.append((f'{a} vs {b}: share of other pairs below it', pct, f'>= 0.90, top 10% (SAT {v:.3f})', pct >= 0.9))
     return pd.DataFrame(rows, columns=['check', 'value', 'target', 'holds'])
+
+# %% ../nbs/06_sat.ipynb #9ebd8dcf
+#| eval: false
+if __name__ == '__main__':                     # `python -m simarch.sat` and `torchrun ... -m simarch.sat` = `simarch sat`
+    import sys
+    from simarch.cli import main
+    main(['sat', *sys.argv[1:]])

@@ -14,8 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'VOCAB', 'DIGITS_CONFIG', 'ZOO', 'check_components', 'PixelModel', 'ZooEntry', 'UnknownModelError',
-           'register', 'get_entry', 'build_model', 'profile_models', 'same_architecture_pairs', 'components_table']
+__all__ = ['COMPONENTS', 'VOCAB', 'DIGITS_CONFIG', 'ZOO', 'PAPER_MODELS', 'check_components', 'PixelModel', 'ZooEntry',
+           'UnknownModelError', 'register', 'get_entry', 'build_model', 'profile_models', 'same_architecture_pairs',
+           'components_table', 'timm_data_config', 'register_pretrained', 'paper_models', 'register_models_csv']
 
 # %% ../nbs/02_zoo.ipynb #7d03ce0c
 COMPONENTS = {
@@ -62,18 +63,28 @@ class PixelModel(nn.Module):
         if len(mean) != c or len(std) != c: raise ValueError(f'mean/std need {c} values for input_size {data_config["input_size"]}')
         self.register_buffer('mean', mean.view(1, c, 1, 1), persistent=False)
         self.register_buffer('std', std.view(1, c, 1, 1), persistent=False)
+        if self.data_config.get('crop_mode', 'center') != 'center':
+            raise ValueError(f'crop_mode {self.data_config["crop_mode"]!r} is not supported; only centre crops')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, h, w = self.data_config['input_size']
         if x.shape[1] != c:
             if x.shape[1] != 1: raise ValueError(f'model takes {c}-channel images, got {x.shape[1]} channels')
             x = x.expand(-1, c, -1, -1)
+        crop = self.data_config.get('crop_pct')
+        if crop is not None and crop < 1:            # the model's own centre view of the canonical image
+            H, W = x.shape[-2:]
+            ch, cw = int(round(H * crop)), int(round(W * crop))
+            top, left = int(round((H - ch) / 2)), int(round((W - cw) / 2))
+            x = x[..., top:top + ch, left:left + cw]
         if tuple(x.shape[-2:]) != (h, w):
             mode = self.data_config.get('interpolation', 'bilinear')
-            x = F.interpolate(x, size=(h, w), mode=mode, align_corners=False if mode in ('bilinear', 'bicubic') else None)
+            smooth = mode in ('bilinear', 'bicubic')
+            x = F.interpolate(x, size=(h, w), mode=mode, align_corners=False if smooth else None,
+                              antialias=smooth and x.shape[-1] > w)
         return self.net((x - self.mean) / self.std)
 
-# %% ../nbs/02_zoo.ipynb #caf03409
+# %% ../nbs/02_zoo.ipynb #6d0d669a
 DIGITS_CONFIG = dict(input_size=(1, 32, 32), mean=(0.305,), std=(0.324,), interpolation='bilinear', num_classes=10)
 
 @dataclass(frozen=True)
@@ -86,6 +97,8 @@ class ZooEntry:
     seed: int = 0
     data_config: dict = field(default_factory=lambda: dict(DIGITS_CONFIG))
     profiles: tuple = ('mini',)
+    pretrained: str | None = None   # timm `arch.tag` whose pretrained weights the entry stands for
+    note: str = ''
 
     def build(self, seed: int | None = None) -> PixelModel:
         "The freshly initialised model (weights drawn with the entry's `seed`, or `seed`), in pixel space."
@@ -391,3 +404,56 @@ def components_table(names: list[str] | None = None, paper_columns: bool = False
     rows = [{'model': n, 'family': get_entry(n).family, **get_entry(n).components} for n in (names or list(ZOO))]
     df = pd.DataFrame(rows).set_index('model')
     return df.rename(columns=COMPONENTS) if paper_columns else df
+
+# %% ../nbs/02_zoo.ipynb #5de2128f
+import os
+from pathlib import Path
+
+import timm
+import simarch
+
+PAPER_MODELS = Path(simarch.__file__).resolve().parent.parent/'data'/'paper_models.csv'
+
+def timm_data_config(timm_name: str) -> dict:
+    "timm's data config of the pretrained `arch.tag` `timm_name`, with its class count; clear errors for unknown names."
+    arch, _, tag = timm_name.partition('.')
+    if not timm.is_model(arch):
+        close = difflib.get_close_matches(arch, timm.list_models(), n=3, cutoff=0.6)
+        raise UnknownModelError(f'{arch!r} is not a timm model (timm {timm.__version__})' + (f'; did you mean {", ".join(close)}?' if close else ''))
+    try: cfg = timm.models.get_pretrained_cfg(timm_name, allow_unregistered=False)
+    except RuntimeError: cfg = None                      # timm's answer to an unknown tag
+    if cfg is None:
+        raise UnknownModelError(f'{timm_name!r}: timm has no pretrained weights under this tag; known: {", ".join(timm.list_pretrained(arch + ".*"))}')
+    dc = timm.data.resolve_data_config(pretrained_cfg=cfg.to_dict())
+    return {**dc, 'num_classes': cfg.num_classes}
+
+def register_pretrained(name: str, timm_name: str, components: dict, profiles: tuple = ('paper',), note: str = '') -> ZooEntry:
+    "Register the pretrained timm model `timm_name` (`arch.tag`) as `name`, with timm's data config and its module as family."
+    dc = timm_data_config(timm_name)
+    arch = timm_name.partition('.')[0]
+    family = timm.models.model_entrypoint(arch).__module__.rsplit('.', 1)[-1]
+    return register(name, family, partial(timm.create_model, arch), components, data_config=dc, profiles=tuple(profiles),
+                    pretrained=timm_name, note=note)
+
+def paper_models(path: str | Path = PAPER_MODELS) -> pd.DataFrame:
+    "The shipped table of the paper's models: paper name, timm `arch.tag`, note, published top-1 and the 13 components."
+    return pd.read_csv(path, dtype=str, keep_default_na=False).set_index('paper_name')
+
+for _name, _row in paper_models().iterrows():
+    register_pretrained(_name, _row.timm_name, {k: _row[k] for k in COMPONENTS}, note=_row.note)
+
+def register_models_csv(path: str | Path, profile: str | None = None) -> list[str]:
+    "Register the pretrained models of a CSV: `name`, `timm_name`, optional `profile` and component columns (else read off the architecture)."
+    from simarch.components import extract_components
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if missing := {'name', 'timm_name'} - set(df.columns): raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
+    names = []
+    for row in df.to_dict('records'):
+        comps = {k: row[k] for k in COMPONENTS if row.get(k)}
+        if len(comps) < len(COMPONENTS):
+            comps = extract_components(timm.create_model(row['timm_name'].partition('.')[0]), timm_data_config(row['timm_name']))
+        register_pretrained(row['name'], row['timm_name'], comps, profiles=(profile or row.get('profile') or Path(path).stem,))
+        names.append(row['name'])
+    return names
+
+for _csv in filter(None, os.environ.get('SIMARCH_MODELS', '').split(os.pathsep)): register_models_csv(_csv)

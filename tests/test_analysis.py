@@ -27,9 +27,11 @@ def run_nb(nb, out, **params):
     r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
 
-def test_feature_importance_notebook_on_release_files(release_files, tmp_path):
+def test_release_profile_runs_feature_importance_on_release_files(release_files, tmp_path):
     sat_csv, comp_csv = release_files
-    run_nb('20_feature_importance.ipynb', tmp_path, sat_csv=sat_csv, components_csv=comp_csv, out_dir=tmp_path/'D')
+    r = subprocess.run([sys.executable, '-m', 'simarch.cli', 'reproduce', '--profile', 'release', '--only', 'feature_importance',
+                        '--sat-csv', str(sat_csv), '--components-csv', str(comp_csv), '--out', str(tmp_path/'D')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
     fi = pd.read_csv(tmp_path/'D'/'feature_importance.csv')
     assert list(fi.columns) == ['component', 'importance'] and len(fi) == 13
     assert fi.importance.is_monotonic_decreasing

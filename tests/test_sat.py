@@ -4,31 +4,12 @@ import numpy as np, pandas as pd, pytest, torch
 
 import simarch.sat as sat_mod
 from simarch.attack import AttackConfig
-from simarch.data import load_digits
-from simarch.sat import EPS_S, TransferRecords, compute_records, select_samples
+from simarch.data import load_digits, select_samples
+from simarch.sat import EPS_S, TransferRecords, compute_records
 from simarch.train import Recipe, load_or_train
 
-MODELS = ['resnet', 'resnet_s1', 'convnext', 'vit_p8']   # all in the smoke profile
-QUICK = Recipe(epochs=2)
+from conftest import MODELS, QUICK
 CFG = AttackConfig(eps=32 / 255, steps=3)
-
-@pytest.fixture(scope='session')
-def trained_models(tmp_path_factory):
-    "Smoke models trained once per session into a private cache; tests copy the checkpoints."
-    root = tmp_path_factory.mktemp('models_cache')
-    old = os.environ.get('SIMARCH_CACHE'); os.environ['SIMARCH_CACHE'] = str(root)
-    try:
-        d = load_digits()
-        for m in MODELS: load_or_train(m, d.train, QUICK)
-    finally:
-        if old is None: os.environ.pop('SIMARCH_CACHE')
-        else: os.environ['SIMARCH_CACHE'] = old
-    return root/'models'
-
-@pytest.fixture
-def cache(tmp_cache, trained_models):
-    shutil.copytree(trained_models, tmp_cache/'models')
-    return tmp_cache
 
 @pytest.fixture(scope='module')
 def digits(): return load_digits()

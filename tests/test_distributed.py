@@ -1,0 +1,75 @@
+"`torchrun` with gloo on this CPU: sharded SAT equals one process to the bit; a killed rank fails the job, and a rerun resumes."
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+
+from conftest import MODELS
+
+ARGS = ['--zoo', 'smoke', '--models', ','.join(MODELS), '--n-samples', '200', '--steps', '3', '--threads', '1']
+FILES = ['sat.csv', 'transfer.csv', 'joint.csv']
+
+def env_for(cache):
+    return {**os.environ, 'SIMARCH_CACHE': str(cache), 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': '1'}
+
+def sat_alone(out, cache):
+    r = subprocess.run([sys.executable, '-m', 'simarch.sat', *ARGS, '--out', str(out)], env=env_for(cache), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+def torchrun(out, cache, nproc=2, **kw):
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '-m', 'simarch.sat', *ARGS, '--out', str(out)]
+    return subprocess.Popen(cmd, env=env_for(cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+def same_files(a: Path, b: Path):
+    for f in FILES: assert (a/f).read_bytes() == (b/f).read_bytes(), f
+
+@pytest.fixture(scope='module')
+def single(tmp_path_factory, trained_models):
+    "The single-process run every distributed run must equal."
+    import shutil
+    root = tmp_path_factory.mktemp('single')
+    shutil.copytree(trained_models, root/'cache'/'models')
+    sat_alone(root/'out', root/'cache')
+    return root/'out'
+
+def test_two_ranks_equal_one_process(single, cache, tmp_path):
+    p = torchrun(tmp_path/'out', cache)
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 0, out[-3000:]
+    same_files(tmp_path/'out', single)
+    import json
+    meta = json.loads((tmp_path/'out'/'meta.json').read_text())
+    assert meta['world_size'] == 2 and meta['n_samples'] == 200 and meta['batch_size'] == 64
+    shards = [d for d in (cache/'sat').iterdir() if d.is_dir()]
+    assert len(shards) == 2                                    # each rank kept its own cache shard
+
+def worker_pids(parent: int) -> dict[int, int]:
+    "rank -> pid of the torchrun workers below `parent` (read from /proc)."
+    found, todo = {}, [parent]
+    while todo:
+        pid = todo.pop()
+        try: kids = Path(f'/proc/{pid}/task/{pid}/children').read_text().split()
+        except OSError: continue
+        for k in map(int, kids):
+            todo.append(k)
+            try: env = dict(e.split('=', 1) for e in Path(f'/proc/{k}/environ').read_text().split('\0') if '=' in e)
+            except OSError: continue
+            if 'RANK' in env and 'TORCHELASTIC_RUN_ID' in env: found[int(env['RANK'])] = k
+    return found
+
+def test_a_killed_rank_fails_the_job_and_a_rerun_resumes(single, cache, tmp_path):
+    p = torchrun(tmp_path/'killed', cache)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((cache/'sat').rglob('eval/*.safetensors'))) < 6: time.sleep(0.05)
+    ranks = worker_pids(p.pid)
+    assert 1 in ranks, f'no rank-1 worker found: {ranks}'
+    os.kill(ranks[1], signal.SIGKILL)
+    out, _ = p.communicate(timeout=300)
+    assert p.returncode != 0 and 'rank: 1' in out.replace('rank      : 1', 'rank: 1'), out[-3000:]
+    assert not (tmp_path/'killed'/'sat.csv').exists()
+    cached = len(list((cache/'sat').rglob('eval/*.safetensors')))
+    assert 6 <= cached < 2 * len(MODELS) ** 2, f'the kill should land mid-run ({cached} evaluations cached)'
+    p = torchrun(tmp_path/'resumed', cache)
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 0, out[-3000:]
+    same_files(tmp_path/'resumed', single)

@@ -1,0 +1,166 @@
+"The paper profile's code path, offline: the 69 names, pretrained weights from local files, an ImageNet-style folder."
+import json, os, subprocess, sys
+from pathlib import Path
+
+import numpy as np, pandas as pd, pytest, timm, torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from simarch.cli import main
+from simarch.components import extract_components
+from simarch.data import DataLayoutError, IMAGENET_SIZE, Split, imagenet_synsets, select_samples
+from simarch.pretrained import WeightsError, load_pretrained, load_workload
+from simarch.zoo import ZOO, UnknownModelError, get_entry, paper_models, profile_models, register_pretrained
+
+# Three small timm architectures at three input resolutions stand in for the paper's models.
+TINY = {'tiny_vit': 'test_vit.r160_in1k', 'tiny_lcnet': 'lcnet_050.ra2_in1k', 'tiny_mobilevit': 'mobilevit_xxs.cvnets_in1k'}
+for _name, _timm in TINY.items():
+    if _name not in ZOO:
+        register_pretrained(_name, _timm, extract_components(timm.create_model(_timm.split('.')[0])), profiles=('tiny-paper',))
+
+@pytest.mark.slow
+def test_every_paper_model_builds_and_matches_its_components():
+    table = paper_models()
+    assert len(table) == 69 and set(profile_models('paper')) == set(table.index)
+    for name in table.index:
+        entry = get_entry(name)
+        arch = entry.pretrained.split('.')[0]
+        assert timm.is_model(arch) and entry.pretrained in timm.list_pretrained(arch + '.*'), name
+        model = entry.build()                                   # pretrained=False: random weights, no download
+        assert model.data_config['num_classes'] == 1000
+        found = extract_components(model, nas=entry.base.startswith('NAS'))
+        assert found == entry.components, (name, {k: (found[k], v) for k, v in entry.components.items() if found[k] != v})
+        del model
+
+def test_canonical_pixels_give_timms_own_view():
+    "A 224 px / crop 0.875 model sees exactly timm's eval transform; other resolutions the same field of view."
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:300, 0:420]
+    img = np.stack([np.sin(xx / 17) + np.cos(yy / 23), np.cos(xx / 29), np.sin((xx + yy) / 31)], -1)
+    img = Image.fromarray(((img - img.min()) / np.ptp(img) * 255 + rng.normal(0, 2, img.shape)).clip(0, 255).astype(np.uint8))
+    from torchvision.transforms.functional import to_tensor
+    import torchvision.transforms.functional as TF
+    canon = to_tensor(TF.center_crop(TF.resize(img, IMAGENET_SIZE, interpolation=TF.InterpolationMode.BICUBIC), IMAGENET_SIZE))[None]
+    for name, exact in [('convnext_tiny', True), ('resnet50', False), ('deit_small_patch16_224', False), ('botnet26t_256', False), ('gluon_xception65', False)]:
+        entry = get_entry(name)
+        seen = []
+        probe = torch.nn.Identity()
+        probe.register_forward_hook(lambda m, a, out: seen.append(out))
+        from simarch.zoo import PixelModel
+        PixelModel(probe, entry.data_config)(canon)
+        ref = timm.data.create_transform(**{k: v for k, v in entry.data_config.items() if k != 'num_classes'})(img)[None]
+        assert seen[0].shape == ref.shape, name
+        diff = (seen[0] - ref).abs().mean().item()
+        assert diff < (1e-5 if exact else 0.05), (name, diff)
+
+def synset_folder(root: Path, n_classes: int = 1000, per_class: int = 1) -> Path:
+    "An ImageNet-style folder of tiny images, one sub-folder per synset."
+    rng = np.random.default_rng(0)
+    for c in imagenet_synsets()[:n_classes]:
+        (root/c).mkdir(parents=True)
+        for j in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(root/c/f'ILSVRC2012_val_{j}.png')
+    return root
+
+@pytest.fixture(scope='module')
+def imagenet(tmp_path_factory):
+    return synset_folder(tmp_path_factory.mktemp('imagenet')/'val')
+
+N_SAMPLES = 100
+# the class of the first image `--n-samples 100` picks from a folder of one image per class
+TARGET = int(select_samples(Split(torch.zeros(1000, 1, 1, 1), torch.arange(1000), torch.arange(1000), ()), N_SAMPLES).y[0])
+
+@pytest.fixture(scope='module')
+def weights(tmp_path_factory):
+    "Random weights saved as local checkpoints in three layouts; every head predicts TARGET so X_AB is not empty."
+    d = tmp_path_factory.mktemp('weights')
+    for i, (name, tname) in enumerate(TINY.items()):
+        torch.manual_seed(i)
+        net = timm.create_model(tname.split('.')[0])
+        head = net.get_classifier()
+        with torch.no_grad(): head.weight.mul_(0.01); head.bias.zero_(); head.bias[TARGET] = 4.0
+        sd = net.state_dict()
+        if i == 0: save_file(sd, str(d/f'{tname}.safetensors'))
+        elif i == 1: torch.save(sd, d/f'{tname}.pth')
+        else: (d/tname).mkdir(); save_file(sd, str(d/tname/'model.safetensors'))
+    return d
+
+def test_offline_weights_load_through_timm(weights):
+    m = load_pretrained('tiny_lcnet', weights)
+    ref = torch.load(weights/'lcnet_050.ra2_in1k.pth', weights_only=True)
+    assert torch.equal(m.net.get_classifier().bias, ref[next(k for k in ref if k.endswith('bias') and ref[k].shape == (1000,))])
+    assert m.weights_source.endswith('lcnet_050.ra2_in1k.pth')
+
+def test_sat_on_pretrained_models_end_to_end(imagenet, weights, tmp_path, tmp_cache):
+    top1 = tmp_path/'top1.csv'
+    pd.DataFrame({'model': list(TINY), 'top1': [70.0, 60.0, 50.0]}).to_csv(top1, index=False)
+    out = tmp_path/'out'
+    main(['sat', '--zoo', 'tiny-paper', '--data', str(imagenet), '--weights', str(weights), '--n-per-class', '1',
+          '--n-samples', str(N_SAMPLES), '--steps', '2', '--expected', str(top1), '--out', str(out)])
+    sat = pd.read_csv(out/'sat.csv', index_col=0)
+    joint = pd.read_csv(out/'joint.csv', index_col=0)
+    transfer = pd.read_csv(out/'transfer.csv', index_col=0)
+    for df in (sat, joint, transfer): assert list(df.index) == list(TINY) and list(df.columns) == list(TINY)
+    assert (joint.to_numpy() == 1).all()                    # every model is right on the TARGET image only
+    np.testing.assert_array_equal(sat.to_numpy(), sat.to_numpy().T)
+    assert np.isfinite(sat.to_numpy()).all() and (sat.to_numpy() <= np.log(100) + 1e-9).all()
+    meta = json.loads((out/'meta.json').read_text())
+    assert meta['n_samples'] == N_SAMPLES and meta['data']['canonical_size'] == 256 and meta['data']['size'] == [3, 256, 256]
+    assert meta['data']['timm_names'] == TINY and meta['attack']['eps'] == pytest.approx(8 / 255)
+    assert meta['clean_accuracy'] == {m: 1.0 for m in TINY} and meta['accuracy_flagged'] == list(TINY)
+    assert all(Path(p).exists() for p in meta['data']['weights'].values())
+    # the three resolutions were all fed from the same canonical tensors
+    assert sorted(get_entry(m).data_config['input_size'][1] for m in TINY) == [160, 224, 256]
+
+def cli_error(argv) -> str:
+    with pytest.raises(SystemExit) as e: main(argv)
+    return str(e.value.code)
+
+def test_bad_inputs_fail_before_any_attack(imagenet, weights, tmp_path, tmp_cache):
+    base = ['sat', '--zoo', 'tiny-paper', '--weights', str(weights), '--n-per-class', '1', '--out', str(tmp_path/'o')]
+    flat = tmp_path/'flat'; flat.mkdir()
+    Image.new('RGB', (8, 8)).save(flat/'ILSVRC2012_val_00000001.JPEG')
+    assert 'flat folder of images' in cli_error([*base, '--data', str(flat)])
+    short = synset_folder(tmp_path/'short', n_classes=999)
+    assert '999 class folders, but the models predict 1000' in cli_error([*base, '--data', str(short)])
+    partial = tmp_path/'partial'; partial.mkdir()
+    (partial/'test_vit.r160_in1k.safetensors').write_bytes((weights/'test_vit.r160_in1k.safetensors').read_bytes())
+    msg = cli_error(['sat', '--zoo', 'tiny-paper', '--weights', str(partial), '--data', str(imagenet), '--out', str(tmp_path/'o')])
+    assert 'for 2 model(s): tiny_lcnet, tiny_mobilevit' in msg and 'lcnet_050.ra2_in1k.safetensors' in msg
+    assert "unknown model 'tiny_vitt'" in cli_error([*base, '--data', str(imagenet), '--models', 'tiny_vitt,tiny_lcnet'])
+    with pytest.raises(UnknownModelError, match='is not a timm model'): register_pretrained('mine', 'resnet_fifty.a1_in1k', get_entry('resnet50').components)
+    with pytest.raises(UnknownModelError, match='no pretrained weights under this tag'): register_pretrained('mine', 'resnet50.b9_in1k', get_entry('resnet50').components)
+    assert not (tmp_cache/'sat').exists() and not (tmp_path/'o').exists()     # nothing was attacked or written
+
+def test_hub_offline_is_respected(tmp_path):
+    "Without a weights folder, HF_HUB_OFFLINE=1 and an empty hub cache give one clear error (no network use)."
+    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'HF_HOME': str(tmp_path/'hf')}
+    r = subprocess.run([sys.executable, '-c', "from simarch.pretrained import load_pretrained; load_pretrained('resnet50')"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and 'WeightsError: resnet50: could not load resnet50.a1_in1k from the Hugging Face cache (HF_HUB_OFFLINE=1)' in r.stderr, r.stderr[-2000:]
+
+def test_paper_workload_checks_folder_then_weights(imagenet, tmp_path):
+    with pytest.raises(DataLayoutError, match='no class sub-folders'): load_workload('paper', ['resnet50'], tmp_path, tmp_path)
+    with pytest.raises(WeightsError, match='for 1 model\\(s\\): resnet50'): load_workload('paper', ['resnet50'], imagenet, tmp_path)
+
+def test_reproduce_runs_the_sections_on_pretrained_models(imagenet, weights, tmp_path):
+    "`simarch reproduce` on a profile of your own pretrained models (registered through $SIMARCH_MODELS), in fresh kernels."
+    csv = tmp_path/'mine.csv'
+    pd.DataFrame({'name': ['my_vit', 'my_effnet', 'my_lcnet'], 'profile': 'mine',
+                  'timm_name': ['test_vit.r160_in1k', 'test_efficientnet.r160_in1k', 'lcnet_050.ra2_in1k']}).to_csv(csv, index=False)
+    torch.manual_seed(5)
+    net = timm.create_model('test_efficientnet')
+    with torch.no_grad(): net.get_classifier().weight.mul_(0.01); net.get_classifier().bias.zero_(); net.get_classifier().bias[TARGET] = 4.0
+    wdir = tmp_path/'w'; wdir.mkdir()
+    for f in ['test_vit.r160_in1k.safetensors', 'lcnet_050.ra2_in1k.pth']: (wdir/f).write_bytes((weights/f).read_bytes())
+    save_file(net.state_dict(), str(wdir/'test_efficientnet.r160_in1k.safetensors'))
+    env = {**os.environ, 'SIMARCH_MODELS': str(csv), 'SIMARCH_CACHE': str(tmp_path/'cache'), 'TQDM_DISABLE': '1'}
+    out = tmp_path/'figs'
+    r = subprocess.run([sys.executable, '-m', 'simarch.cli', 'reproduce', '--profile', 'mine', '--only', 'zoo,similarity,ensemble',
+                        '--data', str(imagenet), '--weights', str(wdir), '--n-per-class', '1', '--out', str(out)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    zoo = pd.read_csv(out/'zoo.csv')
+    assert list(zoo.model) == ['my_vit', 'my_effnet', 'my_lcnet'] and (zoo.test_acc == 0.001).all()
+    assert list(pd.read_csv(out/'sat.csv', index_col=0).index) == list(zoo.model)
+    assert len(pd.read_csv(out/'ensemble.csv')) == 2 * 3        # 3 pairs, clean and noisy images

@@ -8,11 +8,13 @@ from dataclasses import dataclass, asdict
 
 import pandas as pd
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import cache_dir, fingerprint, load_or_compute
 from .data import Split, TrainTest
+from .distributed import init_distributed, local_device
 from .sat import clean_logits, model_key
 from .train import Recipe, fit, predict, train_zoo
 from .zoo import get_entry
@@ -47,12 +49,14 @@ def distilled_logits(student: str, teacher: str, teacher_model, train: Split, te
     "Test logits of `student` distilled from `teacher_model` on `train` (cached)."
     entry = get_entry(student)
     net = entry.build(seed).net
+    world = dist.get_world_size() if dist.is_initialized() else 1
     key = fingerprint(student, repr(net), dict(net.state_dict()), train.fingerprint, test.fingerprint,
-                      asdict(recipe), seed, model_key(teacher_model), asdict(cfg), torch.__version__)
+                      asdict(recipe), seed, model_key(teacher_model), asdict(cfg), torch.__version__, *([{'world_size': world}] if world > 1 else []))
     def run():
-        t_logits = clean_logits(teacher, teacher_model.to(recipe.device), train, device=recipe.device)
+        device = local_device(recipe.device)
+        t_logits = clean_logits(teacher, teacher_model.to(device), train, device=device)
         kd = lambda logits, idx: kd_loss(logits, t_logits[idx].to(logits.device), train.y[idx].to(logits.device), cfg)
-        model = fit(entry.build(seed), train, recipe, seed, loss_fn=kd)
+        model = fit(entry.build(seed), train, recipe, seed, loss_fn=kd, distributed=True)
         return {'logits': predict(model, test)}
     return load_or_compute(cache_dir('distill')/f'{student}-from-{teacher}-s{seed}-{key[:16]}.safetensors', run)['logits']
 
@@ -63,15 +67,16 @@ def distill_grid(teachers: list, students: list, seeds: list, data: TrainTest, t
     "One row per (teacher, student, seed): sat, acc_baseline, acc_distilled, gain. Teachers are trained, or given (e.g. pretrained)."
     from simarch.attack import AttackConfig
     from simarch.data import per_class_subset
-    from simarch.sat import compute_records
+    from simarch.sat import sharded_records
     from simarch.train import load_or_train
     if not teachers or not students or not seeds: raise ValueError(f'empty grid: teachers={teachers}, students={students}, seeds={seeds}')
+    init_distributed(student_recipe.device)       # under torchrun: students train with DDP, the SAT matrix is sharded
     for m in [*teachers, *students]: get_entry(m)
     train = data.train.subset(per_class_subset(data.train.y, n_per_class, seed=0))
     zoo = {t: teacher_models[t] for t in teachers} if teacher_models else train_zoo(teachers, data, teacher_recipe)
-    baselines = {(s, sd): load_or_train(s, train, student_recipe, seed=sd)[0] for s in students for sd in seeds}
-    rec = compute_records({**zoo, **{f'{s}@{sd}': m for (s, sd), m in baselines.items()}}, data.test, attack or AttackConfig(),
-                          batch_size=batch_size, device=student_recipe.device)
+    baselines = {(s, sd): load_or_train(s, train, student_recipe, seed=sd, distributed=True)[0] for s in students for sd in seeds}
+    rec = sharded_records({**zoo, **{f'{s}@{sd}': m for (s, sd), m in baselines.items()}}, data.test, attack or AttackConfig(),
+                          batch_size=batch_size, device=local_device(student_recipe.device))
     sat = rec.frames()['sat']
     clean_acc = dict(zip(rec.models, rec.correct.float().mean(1).tolist()))   # the baselines' accuracy, from the records
     rows, bar = [], tqdm(total=len(teachers) * len(students) * len(seeds), desc='distill', unit='student')

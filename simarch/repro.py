@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .core import figures_dir, project_root
+from .distributed import rank_and_world
 
 # %% auto #0
 __all__ = ['SECTIONS', 'Section', 'register_section', 'run_section', 'reproduce']
@@ -21,19 +22,21 @@ class Section:
     notebook: str
     outputs: tuple
     regenerates: str
-    release: bool = False    # also runs on the authors' published files (`--profile release`)
+    release: bool = False        # also runs on the authors' published files (`--profile release`)
+    distributed: bool = False    # under `torchrun` every rank runs it (its SAT and training are sharded)
 
 SECTIONS: dict[str, Section] = {}
 
-def register_section(name: str, notebook: str, outputs: tuple, regenerates: str, release: bool = False) -> Section:
+def register_section(name: str, notebook: str, outputs: tuple, regenerates: str, release: bool = False,
+                     distributed: bool = False) -> Section:
     "Add a paper section to `simarch reproduce`."
-    SECTIONS[name] = s = Section(name, notebook, tuple(outputs), regenerates, release)
+    SECTIONS[name] = s = Section(name, notebook, tuple(outputs), regenerates, release, distributed)
     return s
 
 register_section('zoo', 'paper/00_zoo.ipynb', ('zoo.csv', 'zoo.md', 'zoo.png'),
                  "the paper's model table: every model with its 13 architectural components")
 register_section('similarity', 'paper/10_similarity.ipynb', ('sat.csv', 'transfer.csv', 'joint.csv', 'meta.json', 'sat.png', 'sat_checks.csv'),
-                 "the paper's similarity matrix: SAT between every pair of models, clustered heatmap")
+                 "the paper's similarity matrix: SAT between every pair of models, clustered heatmap", distributed=True)
 register_section('feature_importance', 'paper/20_feature_importance.ipynb',
                  ('feature_importance.csv', 'feature_importance_cv.csv', 'feature_importance.png', 'shap_summary.png'),
                  "the paper's feature importance: XGBoost + SHAP of SAT on shared components", release=True)
@@ -42,7 +45,8 @@ register_section('clustering', 'paper/30_clustering.ipynb', ('clusters.csv', 'cl
 register_section('ensemble', 'paper/40_ensemble.ipynb', ('ensemble.csv', 'ensemble_stats.csv', 'ensemble_sets.csv', 'ensemble.png'),
                  "the paper's ensemble figure: gain of two-model ensembles against SAT")
 register_section('distillation', 'paper/50_distillation.ipynb', ('distillation.csv', 'distillation.png'),
-                 "the paper's distillation figure: student gain against teacher-student SAT, per student base architecture")
+                 "the paper's distillation figure: student gain against teacher-student SAT, per student base architecture",
+                 distributed=True)
 
 # %% ../nbs/04_repro.ipynb #202daeef
 def run_section(name: str, profile: str = 'mini', out_dir: str | Path | None = None, **parameters) -> Path:
@@ -52,19 +56,21 @@ def run_section(name: str, profile: str = 'mini', out_dir: str | Path | None = N
     sec, root = SECTIONS[name], project_root()
     out_dir = Path(out_dir) if out_dir else figures_dir(profile)
     nb = root/'nbs'/sec.notebook
-    run = root/'_runs'/profile/Path(sec.notebook).name
+    rank = rank_and_world()[0]
+    run = root/'_runs'/profile/(f'rank{rank}' if rank else '')/Path(sec.notebook).name
     run.parent.mkdir(parents=True, exist_ok=True)
     declared = pm.inspect_notebook(str(nb))
     parameters = {k: v for k, v in parameters.items() if k in declared}
-    start, old = time.time(), os.environ.get('TQDM_DISABLE')
-    os.environ['TQDM_DISABLE'] = '1'
+    start, old = time.time(), {k: os.environ.get(k) for k in ('TQDM_DISABLE', 'SIMARCH_DIST_SCOPE')}
+    os.environ.update(TQDM_DISABLE='1', SIMARCH_DIST_SCOPE=name)   # the kernel's process group under torchrun
     try:
         pm.execute_notebook(str(nb), str(run), parameters=dict(profile=profile, out_dir=str(out_dir), **parameters),
                             cwd=str(nb.parent), progress_bar=False, kernel_name='python3')
     finally:
-        if old is None: os.environ.pop('TQDM_DISABLE', None)
-        else: os.environ['TQDM_DISABLE'] = old
-    stale = [o for o in sec.outputs if not (out_dir/o).exists() or (out_dir/o).stat().st_mtime < start - 1]
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+    stale = [o for o in sec.outputs if not (out_dir/o).exists() or (out_dir/o).stat().st_mtime < start - 1] if rank == 0 else []
     if stale: raise RuntimeError(f'section {name} did not write {", ".join(stale)} in {out_dir} (see {run})')
     return run
 
@@ -82,6 +88,10 @@ def reproduce(profile: str = 'mini', only: list[str] | None = None, out_dir: str
     if unknown: raise ValueError(f'unknown section(s) {", ".join(unknown)}; known: {", ".join(SECTIONS)}')
     if profile == 'release' and (other := [n for n in names if not SECTIONS[n].release]):
         raise ValueError(f'section(s) {", ".join(other)} need models, not published files; the release profile runs {", ".join(n for n, s in SECTIONS.items() if s.release)}')
+    rank = rank_and_world()[0]
+    if rank > 0:     # under torchrun: the other ranks join the sharded sections and keep their copies apart
+        names = [n for n in names if SECTIONS[n].distributed]
+        out_dir = project_root()/'_runs'/profile/f'rank{rank}'/'figures'
     times = {}
     for n in names:
         t0 = time.time()

@@ -25,8 +25,8 @@ from .zoo import get_entry, profile_models
 import warnings
 
 # %% auto #0
-__all__ = ['EPS_S', 'ENGINE_VERSION', 'TransferRecords', 'model_key', 'clean_logits', 'compute_records', 'save_records',
-           'load_records', 'SatResult', 'default_attack', 'run_sat', 'sat_checks']
+__all__ = ['EPS_S', 'ENGINE_VERSION', 'TransferRecords', 'model_key', 'clean_logits', 'compute_records', 'sharded_records',
+           'save_records', 'load_records', 'SatResult', 'default_attack', 'run_sat', 'sat_checks']
 
 # %% ../nbs/06_sat.ipynb #9d179bf7
 EPS_S = 0.01  # the floor, in percent: ln(0.01) = -4.61 mirrors the ceiling ln(100) = 4.61
@@ -158,6 +158,20 @@ def compute_records(models: dict, split: Split, cfg: AttackConfig, batch_size: i
     bar.close()
     return TransferRecords(names, split.ids.clone(), torch.stack([correct[m] for m in names]), fooled)
 
+# %% ../nbs/06_sat.ipynb #4feb2d49
+def sharded_records(models: dict, split: Split, cfg: AttackConfig, batch_size: int = 256, threads: int | None = 2,
+                    device: str = 'cpu', channels_last: bool = False, on_clean=None) -> TransferRecords:
+    "`compute_records` of this rank's shard under torchrun, gathered into the records of all of `split` (plain `compute_records` alone)."
+    rank, world = rank_and_world()
+    if world == 1: return compute_records(models, split, cfg, batch_size, threads, device, channels_last, on_clean)
+    names, n = list(models), len(split)
+    gather = lambda t: gather_samples(t, n, batch_size)
+    def gathered_clean(correct):                               # every rank sees every sample's clean result
+        if on_clean: on_clean(dict(zip(names, gather(torch.stack([correct[m] for m in names])))))
+    local = compute_records(models, split.subset(shard_positions(n, batch_size, rank, world)), cfg, batch_size, threads,
+                            device, channels_last, gathered_clean)
+    return TransferRecords(names, split.ids.clone(), gather(local.correct), gather(local.fooled))
+
 # %% ../nbs/06_sat.ipynb #d0cf9386
 def save_records(rec: TransferRecords, path: str | Path) -> Path:
     "Write `rec` to a safetensors file atomically."
@@ -172,7 +186,7 @@ def load_records(path: str | Path) -> TransferRecords:
         models = json.loads(f.metadata()['models'])
         return TransferRecords(models, f.get_tensor('ids'), f.get_tensor('correct'), f.get_tensor('fooled'))
 
-# %% ../nbs/06_sat.ipynb #96d53c36
+# %% ../nbs/06_sat.ipynb #87905269
 @dataclass
 class SatResult:
     "Records, matrices and provenance of one SAT run."
@@ -220,20 +234,16 @@ def run_sat(profile: str = 'mini', models: list[str] | None = None, cfg: AttackC
     if rank == 0 and distributed: barrier()
     names, split = list(w.models), w.test
     batch_size = batch_size or w.batch_size
-    shard = split.subset(shard_positions(len(split), batch_size, rank, world)) if distributed else split
     top1 = expected_top1(expected) if w.train is None else {}
     report = {}
-    def check_accuracy(correct):                                # all ranks gather, rank 0 reports
-        correct = dict(zip(names, gather_samples(torch.stack([correct[m] for m in names]), len(split), batch_size)))
+    def check_accuracy(correct):
         report['table'] = t = accuracy_report(correct, top1, tolerance)
-        if rank > 0: return
+        if rank > 0: return                                    # rank 0 reports
         print(f'clean accuracy on {len(split)} samples: mean {t.accuracy.mean():.1f}%, lowest {t.accuracy.min():.1f}% ({t.model[t.accuracy.idxmin()]})')
         if w.train is None: print(t.to_string(index=False))
         if t.flagged.any():
             warnings.warn(f'more than {tolerance} points below the published top-1 (wrong preprocessing or labels?): {", ".join(t.model[t.flagged])}')
-    local = compute_records(w.models, shard, cfg, batch_size, threads, device, channels_last, on_clean=check_accuracy)
-    rec = TransferRecords(names, split.ids.clone(), gather_samples(local.correct, len(split), batch_size),
-                          gather_samples(local.fooled, len(split), batch_size))
+    rec = sharded_records(w.models, split, cfg, batch_size, threads, device, channels_last, on_clean=check_accuracy)
     t = report['table']
     meta = dict(profile=profile, models=names, attack=cfg.record(), eps_s=eps_s, n_samples=len(split), sample_seed=seed,
                 data={**w.info, 'fingerprint': split.fingerprint, 'size': list(split.x.shape[1:])},

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors import SafetensorError
+from torch.nn.parallel import DistributedDataParallel
 from safetensors.torch import load_model, save_model
 from timm.scheduler import CosineLRScheduler
 from tqdm.auto import tqdm
 
 from .core import atomic_path, cache_dir, fingerprint, num_threads, seed_everything
+from .distributed import local_device
 from .data import Split, TrainTest
 from .zoo import PixelModel, ZooEntry, get_entry
 
@@ -47,21 +50,29 @@ def get_recipe(profile: str) -> Recipe:
     return RECIPES[profile]
 
 # %% ../nbs/03_train.ipynb #d80bdc95
-def fit(model: PixelModel, train: Split, recipe: Recipe, seed: int = 0, loss_fn=None) -> PixelModel:
-    "Train `model` in place on `train` with `recipe`; the data order is drawn from `seed`; `loss_fn(logits, idx)` replaces cross-entropy."
+def _world(distributed: bool) -> tuple[int, int]:
+    "(rank, world size) of the torch.distributed job to train in; (0, 1) when not asked to or alone."
+    return (dist.get_rank(), dist.get_world_size()) if distributed and dist.is_initialized() else (0, 1)
+
+def fit(model: PixelModel, train: Split, recipe: Recipe, seed: int = 0, loss_fn=None, distributed: bool = False) -> PixelModel:
+    "Train `model` in place on `train` with `recipe`; the data order is drawn from `seed`; `loss_fn(logits, idx)` replaces cross-entropy; `distributed`: DDP across a torchrun job."
     if recipe.epochs < 1 or recipe.batch_size < 1: raise ValueError(f'epochs and batch_size must be >= 1: {recipe}')
     g = seed_everything(seed)
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = CosineLRScheduler(opt, t_initial=recipe.epochs * steps_per_epoch, lr_min=0.0, warmup_t=recipe.warmup_epochs * steps_per_epoch,
                               warmup_lr_init=recipe.lr / 100, t_in_epochs=False)
-    dev = torch.device(recipe.device)
+    dev = torch.device(local_device(recipe.device))   # under torchrun, cuda is this rank's own GPU
     model.to(dev).train()
+    rank, world = _world(distributed)
+    # under torchrun every rank takes its slice of each batch and DistributedDataParallel averages the gradients
+    net = DistributedDataParallel(model, device_ids=[dev] if dev.type == 'cuda' else None) if world > 1 else model
     step = 0
     with num_threads(recipe.threads):
         for _ in range(recipe.epochs):
             for idx in torch.randperm(len(train), generator=g).split(recipe.batch_size):
-                logits = model(train.x[idx].to(dev))
+                if len(idx) >= world: idx = idx[rank::world]
+                logits = net(train.x[idx].to(dev))
                 loss = loss_fn(logits, idx) if loss_fn else F.cross_entropy(logits, train.y[idx].to(dev))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -69,6 +80,8 @@ def fit(model: PixelModel, train: Split, recipe: Recipe, seed: int = 0, loss_fn=
                 opt.step()
                 step += 1
                 sched.step_update(step)
+    if world > 1:                    # BatchNorm statistics were updated on each rank's own slice: take rank 0's
+        for b in model.buffers(): dist.broadcast(b.data, 0)
     return model.eval()
 
 @torch.no_grad()
@@ -85,12 +98,13 @@ def accuracy(model: PixelModel, split: Split) -> float:
 # %% ../nbs/03_train.ipynb #ab854876
 TRAIN_CODE_VERSION = 1  # bump when `fit` changes the weights it produces
 
-def checkpoint_key(entry: ZooEntry, train: Split, recipe: Recipe, seed: int | None = None) -> str:
+def checkpoint_key(entry: ZooEntry, train: Split, recipe: Recipe, seed: int | None = None, distributed: bool = False) -> str:
     "sha256 of everything that determines the trained weights of `entry` (initialised and ordered by `seed`, default the entry's)."
     import timm
     net = entry.build(seed).net   # the initial weights capture the seed
+    world = _world(distributed)[1]  # data-parallel training sums gradients in another order: its own weights
     return fingerprint(repr(net), dict(net.state_dict()), entry.data_config, train.fingerprint, asdict(recipe),
-                       TRAIN_CODE_VERSION, torch.__version__, timm.__version__)
+                       TRAIN_CODE_VERSION, torch.__version__, timm.__version__, *([{'world_size': world}] if world > 1 else []))
 
 def checkpoint_path(name: str, key: str) -> Path:
     return cache_dir('models')/f'{name}-{key[:16]}.safetensors'
@@ -109,15 +123,15 @@ def _load_checkpoint(model: PixelModel, path: Path, key: str) -> bool:
         path.unlink(missing_ok=True)
         return False
 
-def load_or_train(name: str, train: Split, recipe: Recipe, seed: int | None = None) -> tuple[PixelModel, bool]:
-    "The trained model `name` (eval mode) and whether it came from the cache; `seed` overrides the entry's seed."
+def load_or_train(name: str, train: Split, recipe: Recipe, seed: int | None = None, distributed: bool = False) -> tuple[PixelModel, bool]:
+    "The trained model `name` (eval mode) and whether it came from the cache; `seed` overrides the entry's seed; `distributed`: DDP under torchrun."
     entry = get_entry(name)
     seed = entry.seed if seed is None else seed
-    key = checkpoint_key(entry, train, recipe, seed)
+    key = checkpoint_key(entry, train, recipe, seed, distributed)
     path, model = checkpoint_path(name, key), entry.build(seed)
     model.checkpoint_key = key  # identifies these weights in downstream caches
     if _load_checkpoint(model, path, key): return model.eval(), True
-    fit(model, train, recipe, seed=seed)
+    fit(model, train, recipe, seed=seed, distributed=distributed)
     with atomic_path(path) as tmp: save_model(model.net, str(tmp), metadata={'key': key, 'name': name})
     return model.eval(), False
 

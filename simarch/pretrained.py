@@ -59,7 +59,6 @@ def load_pretrained(name: str, weights_dir: str | Path | None = None) -> PixelMo
     entry = get_entry(name)
     if entry.pretrained is None: raise ValueError(f'{name}: not a pretrained model (it is trained by simarch)')
     overlay = dict(file=str(weights_file(name, weights_dir))) if weights_dir is not None else None
-    arch = entry.pretrained.partition('.')[0]
     try: net = timm.create_model(entry.pretrained, pretrained=True, pretrained_cfg_overlay=overlay)
     except Exception as e:
         where = overlay['file'] if overlay else ('the Hugging Face cache (HF_HUB_OFFLINE=1)' if os.environ.get('HF_HUB_OFFLINE') else 'the Hugging Face hub')

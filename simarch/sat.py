@@ -5,7 +5,7 @@
 # %% ../nbs/06_sat.ipynb #25e188d2
 from __future__ import annotations
 import json, math, time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .attack import AttackConfig, pgd
 from .core import atomic_path, cache_dir, fingerprint, library_versions, load_or_compute, num_threads, run_batches, write_json_atomic
-from .data import Split, select_samples
+from .data import Split
 from .distributed import barrier, gather_samples, init_distributed, local_device, rank_and_world, shard_positions
 from .pretrained import accuracy_report, expected_top1, load_workload
 from .zoo import get_entry, profile_models

@@ -4,8 +4,8 @@
 
 # %% ../nbs/03_train.ipynb #56e33f65
 from __future__ import annotations
-import math, time, warnings
-from dataclasses import dataclass, asdict, replace
+import math, warnings
+from dataclasses import dataclass, asdict
 from pathlib import Path
 
 import pandas as pd

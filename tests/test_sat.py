@@ -1,12 +1,11 @@
 import math, os, shutil, signal, subprocess, sys, time, warnings
-from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 
 import simarch.sat as sat_mod
 from simarch.attack import AttackConfig
 from simarch.data import load_digits, select_samples
 from simarch.sat import EPS_S, TransferRecords, compute_records
-from simarch.train import Recipe, load_or_train
+from simarch.train import load_or_train
 
 from conftest import MODELS, QUICK
 CFG = AttackConfig(eps=32 / 255, steps=3)

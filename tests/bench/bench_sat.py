@@ -27,9 +27,9 @@ def main():
     ta = torchattacks()
     import torch
     from simarch.attack import AttackConfig, frozen
-    from simarch.core import num_threads, project_root
-    from simarch.data import load_digits
-    from simarch.sat import compute_records, select_samples
+    from simarch.core import num_threads
+    from simarch.data import load_digits, select_samples
+    from simarch.sat import compute_records
     from simarch.train import get_recipe, train_zoo
     from simarch.zoo import profile_models
 

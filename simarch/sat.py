@@ -137,7 +137,7 @@ def compute_records(models: dict, split: Split, cfg: AttackConfig, batch_size: i
                     bar.set_postfix_str(f'attack {s}')
                     def attack():
                         pos = torch.nonzero(correct[s]).flatten()
-                        xs = [pgd(models[s], split.x[c], y[c], split.ids[c], cfg, batch_size) for c in (pos[i] for i in _chunks(pos, batch_size))]
+                        xs = [pgd(models[s], split.x[c], y[c], split.ids[c], cfg, batch_size) for c in (pos[idx] for idx in _chunks(pos, batch_size))]
                         return {'x': torch.cat(xs) if xs else split.x[:0].clone(), 'pos': pos}
                     adv = load_or_compute(root/'adv'/f'{s}-{keys[s]}-{akey}.safetensors', attack)
                 return adv
@@ -148,8 +148,8 @@ def compute_records(models: dict, split: Split, cfg: AttackConfig, batch_size: i
                     a = source_adv()
                     rows = torch.nonzero(correct[t][a['pos']]).flatten()    # adversarial rows whose sample t gets right
                     out = torch.zeros(n, dtype=torch.bool)
-                    for i in _chunks(a['pos'][rows], batch_size):
-                        r = rows[i]
+                    for idx in _chunks(a['pos'][rows], batch_size):
+                        r = rows[idx]
                         out[a['pos'][r]] = _logits(models[t], a['x'][r], batch_size, device).argmax(1) != y[a['pos'][r]]
                     return {'fooled': out}
                 fooled[i, k] = load_or_compute(root/'eval'/f'{s}-{keys[s]}-{akey}__{t}-{keys[t]}.safetensors', evaluate)['fooled']

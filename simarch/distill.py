@@ -8,13 +8,12 @@ from dataclasses import dataclass, asdict
 
 import pandas as pd
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import cache_dir, fingerprint, load_or_compute
 from .data import Split, TrainTest
-from .distributed import init_distributed, local_device
+from .distributed import ddp_rank_and_world, init_distributed, local_device
 from .sat import clean_logits, model_key
 from .train import Recipe, fit, predict, train_zoo
 from .zoo import get_entry
@@ -49,7 +48,7 @@ def distilled_logits(student: str, teacher: str, teacher_model, train: Split, te
     "Test logits of `student` distilled from `teacher_model` on `train` (cached)."
     entry = get_entry(student)
     net = entry.build(seed).net
-    world = dist.get_world_size() if dist.is_initialized() else 1
+    world = ddp_rank_and_world()[1]
     key = fingerprint(student, repr(net), dict(net.state_dict()), train.fingerprint, test.fingerprint,
                       asdict(recipe), seed, model_key(teacher_model), asdict(cfg), torch.__version__, *([{'world_size': world}] if world > 1 else []))
     def run():

@@ -11,7 +11,8 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['rank_and_world', 'local_device', 'init_distributed', 'shard_positions', 'gather_samples', 'barrier']
+__all__ = ['rank_and_world', 'local_device', 'init_distributed', 'ddp_rank_and_world', 'shard_positions', 'gather_samples',
+           'barrier']
 
 # %% ../nbs/00a_distributed.ipynb #6202eb92
 def rank_and_world() -> tuple[int, int]:
@@ -35,6 +36,10 @@ def init_distributed(device: str = 'cpu', timeout_minutes: float = 360) -> bool:
         store = dist.PrefixStore(f'simarch/{os.environ.get("SIMARCH_DIST_SCOPE", "")}', store)
         dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)
     return True
+
+def ddp_rank_and_world(enabled: bool = True) -> tuple[int, int]:
+    "(rank, world size) of the joined job that data-parallel training runs in; (0, 1) when not `enabled` or alone."
+    return (dist.get_rank(), dist.get_world_size()) if enabled and dist.is_initialized() else (0, 1)
 
 # %% ../nbs/00a_distributed.ipynb #c2181102
 def shard_positions(n: int, batch_size: int, rank: int, world_size: int) -> torch.Tensor:

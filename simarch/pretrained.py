@@ -13,6 +13,7 @@ import timm
 import torch
 from tqdm.auto import tqdm
 
+from .core import fingerprint
 from .data import IMAGENET_SIZE, Split, check_imagenet_folder, load_digits, load_imagenet, select_samples
 from .train import get_recipe, train_zoo
 from .zoo import PixelModel, get_entry, paper_models, profile_models
@@ -66,6 +67,7 @@ def load_pretrained(name: str, weights_dir: str | Path | None = None) -> PixelMo
                            'pass a folder of checkpoints as weights_dir (--weights)') from None
     model = PixelModel(net, entry.data_config).eval()
     model.weights_source = overlay['file'] if overlay else f'hub:{entry.pretrained}'
+    model.checkpoint_key = fingerprint(entry.pretrained, dict(net.state_dict()))   # hashed once; every cache keys on it
     return model
 
 # %% ../nbs/03a_pretrained.ipynb #3a7792e2

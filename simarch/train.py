@@ -19,7 +19,7 @@ from timm.scheduler import CosineLRScheduler
 from tqdm.auto import tqdm
 
 from .core import atomic_path, cache_dir, fingerprint, num_threads, seed_everything
-from .distributed import local_device
+from .distributed import ddp_rank_and_world, local_device
 from .data import Split, TrainTest
 from .zoo import PixelModel, ZooEntry, get_entry
 
@@ -50,10 +50,6 @@ def get_recipe(profile: str) -> Recipe:
     return RECIPES[profile]
 
 # %% ../nbs/03_train.ipynb #d80bdc95
-def _world(distributed: bool) -> tuple[int, int]:
-    "(rank, world size) of the torch.distributed job to train in; (0, 1) when not asked to or alone."
-    return (dist.get_rank(), dist.get_world_size()) if distributed and dist.is_initialized() else (0, 1)
-
 def fit(model: PixelModel, train: Split, recipe: Recipe, seed: int = 0, loss_fn=None, distributed: bool = False) -> PixelModel:
     "Train `model` in place on `train` with `recipe`; the data order is drawn from `seed`; `loss_fn(logits, idx)` replaces cross-entropy; `distributed`: DDP across a torchrun job."
     if recipe.epochs < 1 or recipe.batch_size < 1: raise ValueError(f'epochs and batch_size must be >= 1: {recipe}')
@@ -64,7 +60,7 @@ def fit(model: PixelModel, train: Split, recipe: Recipe, seed: int = 0, loss_fn=
                               warmup_lr_init=recipe.lr / 100, t_in_epochs=False)
     dev = torch.device(local_device(recipe.device))   # under torchrun, cuda is this rank's own GPU
     model.to(dev).train()
-    rank, world = _world(distributed)
+    rank, world = ddp_rank_and_world(distributed)
     # under torchrun every rank takes its slice of each batch and DistributedDataParallel averages the gradients
     net = DistributedDataParallel(model, device_ids=[dev] if dev.type == 'cuda' else None) if world > 1 else model
     step = 0
@@ -102,7 +98,7 @@ def checkpoint_key(entry: ZooEntry, train: Split, recipe: Recipe, seed: int | No
     "sha256 of everything that determines the trained weights of `entry` (initialised and ordered by `seed`, default the entry's)."
     import timm
     net = entry.build(seed).net   # the initial weights capture the seed
-    world = _world(distributed)[1]  # data-parallel training sums gradients in another order: its own weights
+    world = ddp_rank_and_world(distributed)[1]  # data-parallel training sums gradients in another order: its own weights
     return fingerprint(repr(net), dict(net.state_dict()), entry.data_config, train.fingerprint, asdict(recipe),
                        TRAIN_CODE_VERSION, torch.__version__, timm.__version__, *([{'world_size': world}] if world > 1 else []))
 

@@ -32,9 +32,10 @@ check-sync: $(STAMP)
 	   diff -r -q -x .ipynb_checkpoints $$tmp/nbs nbs; then echo "library and notebooks in sync"; \
 	else echo "nbdev_export/nbdev_clean changed files: run them and commit the result"; exit 1; fi
 
-# Section notebooks run on the fast smoke profile under nbdev_test.
+# Library notebooks under nbdev_test; the paper sections run through `simarch reproduce --profile smoke` in
+# pytest (tests/test_sections.py), which also checks the files each section declares.
 nbtest: $(STAMP)
-	SIMARCH_PROFILE=smoke $(BIN)/nbdev_test --n_workers 1
+	SIMARCH_PROFILE=smoke $(BIN)/nbdev_test --n_workers 1 --skip_folder_re '^([_.]|paper$$)'
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q tests

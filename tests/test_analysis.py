@@ -4,15 +4,17 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from simarch.cluster import spectral_clusters, tsne_map
 from simarch.importance import component_importance
-from simarch.release import ReleaseFormatError, read_components_csv, read_sat_csv, write_release
-from simarch.zoo import COMPONENTS, components_table, profile_models
+from simarch.components import COMPONENTS
+from simarch.release import ReleaseFormatError, analysis_inputs, read_components_csv, read_sat_csv, write_release
+from simarch.profiles import get_profile
+from simarch.registry import components_table
 
 NBS = Path(__file__).resolve().parents[1]/'nbs'/'paper'
 
 @pytest.fixture(scope='module')
 def release_files(tmp_path_factory):
     "A 24-model release-format pair of files made here: SAT = a block structure by base architecture plus noise."
-    names = profile_models('mini')[:24]
+    names = list(get_profile('mini').models)[:24]
     comps = components_table(names).drop(columns='family')
     rng = np.random.default_rng(0)
     base = comps.base.to_numpy()
@@ -29,8 +31,9 @@ def run_nb(nb, out, **params):
 
 def test_release_profile_runs_feature_importance_on_release_files(release_files, tmp_path):
     sat_csv, comp_csv = release_files
-    r = subprocess.run([sys.executable, '-m', 'simarch.cli', 'reproduce', '--profile', 'release', '--only', 'feature_importance',
-                        '--sat-csv', str(sat_csv), '--components-csv', str(comp_csv), '--out', str(tmp_path/'D')], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'release',
+                        '--only', 'feature_importance', '--sat-csv', str(sat_csv), '--components-csv', str(comp_csv),
+                        '--out', str(tmp_path/'D')], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     fi = pd.read_csv(tmp_path/'D'/'feature_importance.csv')
     assert list(fi.columns) == ['component', 'importance'] and len(fi) == 13
@@ -40,9 +43,17 @@ def test_release_profile_runs_feature_importance_on_release_files(release_files,
 
 def test_clustering_notebook_on_release_files(release_files, tmp_path):
     sat_csv, comp_csv = release_files
-    run_nb('30_clustering.ipynb', tmp_path, sat_csv=sat_csv, components_csv=comp_csv, out_dir=tmp_path/'D', n_clusters=10, n_runs=3)
+    run_nb('30_clustering.ipynb', tmp_path, sat_csv=sat_csv, components_csv=comp_csv, out_dir=tmp_path/'D',
+           n_clusters=10, n_runs=3)
     cl = pd.read_csv(tmp_path/'D'/'clusters.csv')
     assert list(cl.columns) == ['model', 'cluster'] and len(cl) == 24 and cl.cluster.nunique() == 10
+
+def test_analysis_inputs_take_components_from_the_file_or_the_registry(release_files):
+    sat, comps = analysis_inputs(release_files[0])                       # components from the registry
+    sat2, comps2 = analysis_inputs(*release_files)                       # components from the release file
+    assert list(comps.index) == list(sat.index) == list(sat2.index) and list(comps.columns) == list(COMPONENTS)
+    pd.testing.assert_frame_equal(sat, sat2)
+    pd.testing.assert_frame_equal(comps, comps2, check_names=False)
 
 def test_same_seed_same_results(release_files):
     sat, comps = read_sat_csv(release_files[0]), read_components_csv(release_files[1])
@@ -58,7 +69,8 @@ def test_same_seed_same_results(release_files):
 ])
 def test_malformed_sat_files_are_refused(release_files, tmp_path, damage, message):
     damage(pd.read_csv(release_files[0], index_col=0)).to_csv(tmp_path/'bad.csv')
-    with pytest.raises(ReleaseFormatError, match=message.replace('[', r'\[').replace(']', r'\]')): read_sat_csv(tmp_path/'bad.csv')
+    with pytest.raises(ReleaseFormatError, match=message.replace('[', r'\[').replace(']', r'\]')):
+        read_sat_csv(tmp_path/'bad.csv')
 
 def test_asymmetric_matrix_is_named_and_symmetrised(release_files, tmp_path):
     s = pd.read_csv(release_files[0], index_col=0); s.iloc[0, 1] += 0.5; s.to_csv(tmp_path/'asym.csv')
@@ -68,11 +80,13 @@ def test_asymmetric_matrix_is_named_and_symmetrised(release_files, tmp_path):
 
 def test_unknown_component_value_is_named(release_files, tmp_path):
     c = pd.read_csv(release_files[1]); c.loc[2, 'Activation'] = 'Mish'; c.to_csv(tmp_path/'c.csv', index=False)
-    with pytest.warns(UserWarning, match=f"{c.loc[2, 'Model name']} Activation='Mish'"): read_components_csv(tmp_path/'c.csv')
+    with pytest.warns(UserWarning, match=f"{c.loc[2, 'Model name']} Activation='Mish'"):
+        read_components_csv(tmp_path/'c.csv')
 
 def test_mismatched_names_between_files(release_files, tmp_path):
     c = pd.read_csv(release_files[1]).iloc[1:]; c.to_csv(tmp_path/'c.csv', index=False)
-    r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'30_clustering.ipynb'), str(tmp_path/'o.ipynb'), '--cwd', str(NBS),
-                        '-p', 'sat_csv', str(release_files[0]), '-p', 'components_csv', str(tmp_path/'c.csv'), '-p', 'out_dir', str(tmp_path)],
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(NBS/'30_clustering.ipynb'), str(tmp_path/'o.ipynb'),
+                        '--cwd', str(NBS), '-p', 'sat_csv', str(release_files[0]),
+                        '-p', 'components_csv', str(tmp_path/'c.csv'), '-p', 'out_dir', str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode != 0 and 'only in SAT' in r.stderr + r.stdout

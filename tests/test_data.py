@@ -11,7 +11,8 @@ def make_folder(root, n_classes=4, per_class=3):
     return root
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(DataLayoutError, match=r'nope: no such folder; expected an image folder with one sub-folder per class'):
+    msg = r'nope: no such folder; expected an image folder with one sub-folder per class'
+    with pytest.raises(DataLayoutError, match=msg):
         scan_image_folder(tmp_path/'nope')
 
 def test_flat_folder(tmp_path):

@@ -1,4 +1,4 @@
-"`torchrun` with gloo on this CPU: sharded SAT equals one process to the bit; a killed rank fails the job, and a rerun resumes."
+"`torchrun` with gloo on CPU: sharded SAT equals one process to the bit; a killed rank fails the job, reruns resume."
 import os, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -6,18 +6,20 @@ import pytest
 
 from conftest import MODELS
 
-ARGS = ['--zoo', 'smoke', '--models', ','.join(MODELS), '--n-samples', '200', '--steps', '3', '--threads', '1']
+ARGS = ['--profile', 'smoke', '--models', ','.join(MODELS), '--n-samples', '200', '--steps', '3', '--threads', '1']
 FILES = ['sat.csv', 'transfer.csv', 'joint.csv']
+TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone']
 
 def env_for(cache):
     return {**os.environ, 'SIMARCH_CACHE': str(cache), 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': '1'}
 
 def sat_alone(out, cache):
-    r = subprocess.run([sys.executable, '-m', 'simarch.sat', *ARGS, '--out', str(out)], env=env_for(cache), capture_output=True, text=True)
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'sat', *ARGS, '--out', str(out)], env=env_for(cache),
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
 
 def torchrun(out, cache, nproc=2, **kw):
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '-m', 'simarch.sat', *ARGS, '--out', str(out)]
+    cmd = [*TORCHRUN, f'--nproc_per_node={nproc}', '-m', 'simarch', 'sat', *ARGS, '--out', str(out)]
     return subprocess.Popen(cmd, env=env_for(cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 def same_files(a: Path, b: Path):
@@ -78,21 +80,22 @@ DDP_SCRIPT = '''
 import json, sys
 from simarch.core import fingerprint
 from simarch.data import load_digits
-from simarch.distributed import init_distributed, rank_and_world
+from simarch.distributed import group_rank_and_world, init_distributed, launch_rank_and_world
+from simarch.registry import get_spec
 from simarch.train import Recipe, accuracy, fit
-from simarch.zoo import get_entry
 init_distributed()
+assert group_rank_and_world() == launch_rank_and_world() and launch_rank_and_world()[1] == 2
 d = load_digits()
-model = fit(get_entry('resnet').build(), d.train, Recipe(epochs=3, threads=1), seed=0, distributed=True)
+model = fit(get_spec('resnet').build(), d.train, Recipe(epochs=3, threads=1), seed=0, distributed=True)
 json.dump({'weights': fingerprint(dict(model.net.state_dict())), 'accuracy': accuracy(model, d.test)},
-          open(f'{sys.argv[1]}/rank{rank_and_world()[0]}.json', 'w'))
+          open(f'{sys.argv[1]}/rank{launch_rank_and_world()[0]}.json', 'w'))
 '''
 
 def test_training_under_torchrun_uses_ddp(tmp_path):
     "Two ranks train one model with DistributedDataParallel: identical weights on both, and a model that learned."
     import json
     (tmp_path/'ddp.py').write_text(DDP_SCRIPT)
-    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(tmp_path/'ddp.py'), str(tmp_path)],
+    r = subprocess.run([*TORCHRUN, '--nproc_per_node=2', str(tmp_path/'ddp.py'), str(tmp_path)],
                        env=env_for(tmp_path/'cache'), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     ranks = [json.loads((tmp_path/f'rank{i}.json').read_text()) for i in range(2)]
@@ -100,12 +103,13 @@ def test_training_under_torchrun_uses_ddp(tmp_path):
     assert ranks[0]['accuracy'] > 0.8, ranks               # one process gets 0.93 from this recipe
 
 def test_reproduce_under_torchrun_equals_one_process(cache, tmp_path):
-    "`torchrun -m simarch.repro`: the similarity section's kernels join the job; rank 0 writes what one process writes."
+    "`torchrun -m simarch reproduce`: the similarity kernels join the job; rank 0 writes what one process writes."
     env = env_for(cache)
-    base = ['-m', 'simarch.repro', '--profile', 'smoke', '--only', 'similarity']
-    r = subprocess.run([sys.executable, *base, '--out', str(tmp_path/'one')], env=env, capture_output=True, text=True, timeout=600)
+    base = ['-m', 'simarch', 'reproduce', '--profile', 'smoke', '--only', 'similarity']
+    r = subprocess.run([sys.executable, *base, '--out', str(tmp_path/'one')], env=env, capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', *base, '--out', str(tmp_path/'two')],
+    r = subprocess.run([*TORCHRUN, '--nproc_per_node=2', *base, '--out', str(tmp_path/'two')],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     same_files(tmp_path/'two', tmp_path/'one')

@@ -1,8 +1,8 @@
 import numpy as np, pandas as pd, pytest, torch
-import simarch.sat as sat_mod
+import simarch.engine as engine
 from simarch.data import load_digits
+from simarch.engine import clean_logits
 from simarch.ensemble import ensemble_accuracy, gain_sat_correlation, noisy, pair_table, set_table
-from simarch.sat import clean_logits
 from simarch.train import Recipe, load_or_train
 
 def test_ensemble_accuracy_on_hand_made_logits():
@@ -19,7 +19,8 @@ def test_pair_table_columns_and_gain():
     sat = pd.DataFrame([[4.6, 1.0], [1.0, 4.6]], index=['p', 'q'], columns=['p', 'q'])
     t = pair_table(logits, y, sat)
     assert list(t.columns)[:7] == ['model_a', 'model_b', 'sat', 'acc_a', 'acc_b', 'acc_ensemble', 'gain']
-    assert t.loc[0, 'acc_ensemble'] == 1.0 and t.loc[0, 'gain'] == 0.5 and t.loc[0, 'sat'] == 1.0   # q's confident 1 wins sample 1
+    # q's confident 1 wins sample 1
+    assert t.loc[0, 'acc_ensemble'] == 1.0 and t.loc[0, 'gain'] == 0.5 and t.loc[0, 'sat'] == 1.0
 
 @pytest.mark.parametrize('call, message', [
     (lambda: ensemble_accuracy([], torch.tensor([0])), 'at least one member'),
@@ -33,10 +34,10 @@ def test_bad_parameters(call, message):
 def test_logits_are_cached_and_reused(tmp_cache, monkeypatch):
     d = load_digits()
     m, _ = load_or_train('convnext', d.train, Recipe(epochs=1))
-    first = clean_logits('convnext', m, d.test)
+    first = clean_logits(m, d.test)
     calls = []
-    monkeypatch.setattr(sat_mod, '_logits', lambda *a, **k: calls.append(1))
-    assert torch.equal(clean_logits('convnext', m, d.test), first) and calls == []   # from the cache, no forward pass
+    monkeypatch.setattr(engine, '_logits', lambda *a, **k: calls.append(1))
+    assert torch.equal(clean_logits(m, d.test), first) and calls == []   # from the cache, no forward pass
 
 def test_bootstrap_interval_brackets_a_clear_relation():
     "Pairs whose SAT is low gain more by construction: the correlation and its interval are clearly negative."

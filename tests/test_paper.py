@@ -1,5 +1,6 @@
 "The paper profile's code path, offline: the 69 names, pretrained weights from local files, an ImageNet-style folder."
 import json, os, subprocess, sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np, pandas as pd, pytest, timm, torch
@@ -7,29 +8,38 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from simarch.cli import main
-from simarch.components import extract_components
-from simarch.data import DataLayoutError, IMAGENET_SIZE, Split, imagenet_synsets, select_samples
-from simarch.pretrained import WeightsError, load_pretrained, load_workload
-from simarch.zoo import ZOO, UnknownModelError, get_entry, paper_models, profile_models, register_pretrained
+from simarch.data import DataLayoutError, IMAGENET_SIZE, ImageSet, imagenet_synsets, select_samples
+from simarch.extract import extract_components
+from simarch.paper_zoo import paper_models
+from simarch.pixel import PixelModel
+from simarch.pretrained import WeightsError, load_pretrained
+from simarch.profiles import PROFILES, get_profile, load_workload, register_profile
+from simarch.registry import UnknownModelError, get_spec, register_pretrained, registered_names
 
 # Three small timm architectures at three input resolutions stand in for the paper's models.
-TINY = {'tiny_vit': 'test_vit.r160_in1k', 'tiny_lcnet': 'lcnet_050.ra2_in1k', 'tiny_mobilevit': 'mobilevit_xxs.cvnets_in1k'}
+TINY = {'tiny_vit': 'test_vit.r160_in1k', 'tiny_lcnet': 'lcnet_050.ra2_in1k',
+        'tiny_mobilevit': 'mobilevit_xxs.cvnets_in1k'}
 for _name, _timm in TINY.items():
-    if _name not in ZOO:
-        register_pretrained(_name, _timm, extract_components(timm.create_model(_timm.split('.')[0])), profiles=('tiny-paper',))
+    if _name not in registered_names():
+        register_pretrained(_name, _timm, extract_components(timm.create_model(_timm.split('.')[0])))
+if 'tiny-paper' not in PROFILES:          # the paper profile's settings (ImageNet images, PGD 8/255) on TINY
+    register_profile(replace(get_profile('paper'), name='tiny-paper', summary='three tiny pretrained models',
+                             models=tuple(TINY), distill=None))
 
 @pytest.mark.slow
 def test_every_paper_model_builds_and_matches_its_components():
     table = paper_models()
-    assert len(table) == 69 and set(profile_models('paper')) == set(table.index)
+    assert len(table) == 69 and set(get_profile('paper').models) == set(table.index)
     for name in table.index:
-        entry = get_entry(name)
-        arch = entry.pretrained.split('.')[0]
-        assert timm.is_model(arch) and entry.pretrained in timm.list_pretrained(arch + '.*'), name
-        model = entry.build()                                   # pretrained=False: random weights, no download
+        spec = get_spec(name)
+        assert spec.pretrained and spec.timm_name == table.timm_name[name], name
+        arch = spec.timm_name.split('.')[0]
+        assert timm.is_model(arch) and spec.timm_name in timm.list_pretrained(arch + '.*'), name
+        model = spec.build()                                    # pretrained=False: random weights, no download
         assert model.data_config['num_classes'] == 1000
-        found = extract_components(model, nas=entry.base.startswith('NAS'))
-        assert found == entry.components, (name, {k: (found[k], v) for k, v in entry.components.items() if found[k] != v})
+        found = extract_components(model, nas=spec.base.startswith('NAS'))
+        assert found == spec.components, (name, {k: (found[k], v) for k, v in spec.components.items()
+                                                 if found[k] != v})
         del model
 
 def test_canonical_pixels_give_timms_own_view():
@@ -37,18 +47,21 @@ def test_canonical_pixels_give_timms_own_view():
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:300, 0:420]
     img = np.stack([np.sin(xx / 17) + np.cos(yy / 23), np.cos(xx / 29), np.sin((xx + yy) / 31)], -1)
-    img = Image.fromarray(((img - img.min()) / np.ptp(img) * 255 + rng.normal(0, 2, img.shape)).clip(0, 255).astype(np.uint8))
+    img = ((img - img.min()) / np.ptp(img) * 255 + rng.normal(0, 2, img.shape)).clip(0, 255).astype(np.uint8)
+    img = Image.fromarray(img)
     from torchvision.transforms.functional import to_tensor
     import torchvision.transforms.functional as TF
-    canon = to_tensor(TF.center_crop(TF.resize(img, IMAGENET_SIZE, interpolation=TF.InterpolationMode.BICUBIC), IMAGENET_SIZE))[None]
-    for name, exact in [('convnext_tiny', True), ('resnet50', False), ('deit_small_patch16_224', False), ('botnet26t_256', False), ('gluon_xception65', False)]:
-        entry = get_entry(name)
+    bicubic = TF.InterpolationMode.BICUBIC
+    canon = to_tensor(TF.center_crop(TF.resize(img, IMAGENET_SIZE, interpolation=bicubic), IMAGENET_SIZE))[None]
+    for name, exact in [('convnext_tiny', True), ('resnet50', False), ('deit_small_patch16_224', False),
+                        ('botnet26t_256', False), ('gluon_xception65', False)]:
+        spec = get_spec(name)
         seen = []
         probe = torch.nn.Identity()
         probe.register_forward_hook(lambda m, a, out: seen.append(out))
-        from simarch.zoo import PixelModel
-        PixelModel(probe, entry.data_config)(canon)
-        ref = timm.data.create_transform(**{k: v for k, v in entry.data_config.items() if k != 'num_classes'})(img)[None]
+        PixelModel(probe, spec.data_config)(canon)
+        ref = timm.data.create_transform(**{k: v for k, v in spec.data_config.items() if k != 'num_classes'})(img)
+        ref = ref[None]
         assert seen[0].shape == ref.shape, name
         diff = (seen[0] - ref).abs().mean().item()
         assert diff < (1e-5 if exact else 0.05), (name, diff)
@@ -68,7 +81,8 @@ def imagenet(tmp_path_factory):
 
 N_SAMPLES = 100
 # the class of the first image `--n-samples 100` picks from a folder of one image per class
-TARGET = int(select_samples(Split(torch.zeros(1000, 1, 1, 1), torch.arange(1000), torch.arange(1000), ()), N_SAMPLES).y[0])
+_ONE_PER_CLASS = ImageSet(torch.zeros(1000, 1, 1, 1), torch.arange(1000), torch.arange(1000), ())
+TARGET = int(select_samples(_ONE_PER_CLASS, N_SAMPLES).y[0])
 
 @pytest.fixture(scope='module')
 def weights(tmp_path_factory):
@@ -88,14 +102,15 @@ def weights(tmp_path_factory):
 def test_offline_weights_load_through_timm(weights):
     m = load_pretrained('tiny_lcnet', weights)
     ref = torch.load(weights/'lcnet_050.ra2_in1k.pth', weights_only=True)
-    assert torch.equal(m.net.get_classifier().bias, ref[next(k for k in ref if k.endswith('bias') and ref[k].shape == (1000,))])
-    assert m.weights_source.endswith('lcnet_050.ra2_in1k.pth')
+    bias = ref[next(k for k in ref if k.endswith('bias') and ref[k].shape == (1000,))]
+    assert torch.equal(m.module.net.get_classifier().bias, bias)
+    assert m.source.endswith('lcnet_050.ra2_in1k.pth')
 
 def test_sat_on_pretrained_models_end_to_end(imagenet, weights, tmp_path, tmp_cache):
     top1 = tmp_path/'top1.csv'
     pd.DataFrame({'model': list(TINY), 'top1': [70.0, 60.0, 50.0]}).to_csv(top1, index=False)
     out = tmp_path/'out'
-    main(['sat', '--zoo', 'tiny-paper', '--data', str(imagenet), '--weights', str(weights), '--n-per-class', '1',
+    main(['sat', '--profile', 'tiny-paper', '--data', str(imagenet), '--weights', str(weights), '--n-per-class', '1',
           '--n-samples', str(N_SAMPLES), '--steps', '2', '--expected', str(top1), '--out', str(out)])
     sat = pd.read_csv(out/'sat.csv', index_col=0)
     joint = pd.read_csv(out/'joint.csv', index_col=0)
@@ -105,19 +120,21 @@ def test_sat_on_pretrained_models_end_to_end(imagenet, weights, tmp_path, tmp_ca
     np.testing.assert_array_equal(sat.to_numpy(), sat.to_numpy().T)
     assert np.isfinite(sat.to_numpy()).all() and (sat.to_numpy() <= np.log(100) + 1e-9).all()
     meta = json.loads((out/'meta.json').read_text())
-    assert meta['n_samples'] == N_SAMPLES and meta['data']['canonical_size'] == 256 and meta['data']['size'] == [3, 256, 256]
+    assert meta['n_samples'] == N_SAMPLES and meta['data']['canonical_size'] == 256
+    assert meta['data']['size'] == [3, 256, 256]
     assert meta['data']['timm_names'] == TINY and meta['attack']['eps'] == pytest.approx(8 / 255)
     assert meta['clean_accuracy'] == {m: 1.0 for m in TINY} and meta['accuracy_flagged'] == list(TINY)
     assert all(Path(p).exists() for p in meta['data']['weights'].values())
     # the three resolutions were all fed from the same canonical tensors
-    assert sorted(get_entry(m).data_config['input_size'][1] for m in TINY) == [160, 224, 256]
+    assert sorted(get_spec(m).data_config['input_size'][1] for m in TINY) == [160, 224, 256]
 
 def cli_error(argv) -> str:
     with pytest.raises(SystemExit) as e: main(argv)
     return str(e.value.code)
 
 def test_bad_inputs_fail_before_any_attack(imagenet, weights, tmp_path, tmp_cache):
-    base = ['sat', '--zoo', 'tiny-paper', '--weights', str(weights), '--n-per-class', '1', '--out', str(tmp_path/'o')]
+    base = ['sat', '--profile', 'tiny-paper', '--weights', str(weights), '--n-per-class', '1',
+            '--out', str(tmp_path/'o')]
     flat = tmp_path/'flat'; flat.mkdir()
     Image.new('RGB', (8, 8)).save(flat/'ILSVRC2012_val_00000001.JPEG')
     assert 'flat folder of images' in cli_error([*base, '--data', str(flat)])
@@ -125,39 +142,53 @@ def test_bad_inputs_fail_before_any_attack(imagenet, weights, tmp_path, tmp_cach
     assert '999 class folders, but the models predict 1000' in cli_error([*base, '--data', str(short)])
     partial = tmp_path/'partial'; partial.mkdir()
     (partial/'test_vit.r160_in1k.safetensors').write_bytes((weights/'test_vit.r160_in1k.safetensors').read_bytes())
-    msg = cli_error(['sat', '--zoo', 'tiny-paper', '--weights', str(partial), '--data', str(imagenet), '--out', str(tmp_path/'o')])
+    msg = cli_error(['sat', '--profile', 'tiny-paper', '--weights', str(partial), '--data', str(imagenet),
+                     '--out', str(tmp_path/'o')])
     assert 'for 2 model(s): tiny_lcnet, tiny_mobilevit' in msg and 'lcnet_050.ra2_in1k.safetensors' in msg
-    assert "unknown model 'tiny_vitt'" in cli_error([*base, '--data', str(imagenet), '--models', 'tiny_vitt,tiny_lcnet'])
-    with pytest.raises(UnknownModelError, match='is not a timm model'): register_pretrained('mine', 'resnet_fifty.a1_in1k', get_entry('resnet50').components)
-    with pytest.raises(UnknownModelError, match='no pretrained weights under this tag'): register_pretrained('mine', 'resnet50.b9_in1k', get_entry('resnet50').components)
+    bad_name = cli_error([*base, '--data', str(imagenet), '--models', 'tiny_vitt,tiny_lcnet'])
+    assert "unknown model 'tiny_vitt'" in bad_name
+    comps = get_spec('resnet50').components
+    with pytest.raises(UnknownModelError, match='is not a timm model'):
+        register_pretrained('mine', 'resnet_fifty.a1_in1k', comps)
+    with pytest.raises(UnknownModelError, match='no pretrained weights under this tag'):
+        register_pretrained('mine', 'resnet50.b9_in1k', comps)
     assert not (tmp_cache/'sat').exists() and not (tmp_path/'o').exists()     # nothing was attacked or written
 
 def test_hub_offline_is_respected(tmp_path):
     "Without a weights folder, HF_HUB_OFFLINE=1 and an empty hub cache give one clear error (no network use)."
     env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'HF_HOME': str(tmp_path/'hf')}
-    r = subprocess.run([sys.executable, '-c', "from simarch.pretrained import load_pretrained; load_pretrained('resnet50')"],
-                       env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0 and 'WeightsError: resnet50: could not load resnet50.a1_in1k from the Hugging Face cache (HF_HUB_OFFLINE=1)' in r.stderr, r.stderr[-2000:]
+    code = "from simarch.pretrained import load_pretrained; load_pretrained('resnet50')"
+    r = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=120)
+    msg = ('WeightsError: resnet50: could not load resnet50.a1_in1k from the Hugging Face cache '
+           '(HF_HUB_OFFLINE=1)')
+    assert r.returncode != 0 and msg in r.stderr, r.stderr[-2000:]
 
 def test_paper_workload_checks_folder_then_weights(imagenet, tmp_path):
-    with pytest.raises(DataLayoutError, match='no class sub-folders'): load_workload('paper', ['resnet50'], tmp_path, tmp_path)
-    with pytest.raises(WeightsError, match='for 1 model\\(s\\): resnet50'): load_workload('paper', ['resnet50'], imagenet, tmp_path)
+    with pytest.raises(DataLayoutError, match='no class sub-folders'):
+        load_workload('paper', ['resnet50'], tmp_path, tmp_path)
+    with pytest.raises(WeightsError, match='for 1 model\\(s\\): resnet50'):
+        load_workload('paper', ['resnet50'], imagenet, tmp_path)
 
 def test_reproduce_runs_the_sections_on_pretrained_models(imagenet, weights, tmp_path):
-    "`simarch reproduce` on a profile of your own pretrained models (registered through $SIMARCH_MODELS), in fresh kernels."
+    "`simarch reproduce` on a profile of your own pretrained models (registered by $SIMARCH_MODELS), fresh kernels."
     csv = tmp_path/'mine.csv'
     pd.DataFrame({'name': ['my_vit', 'my_effnet', 'my_lcnet'], 'profile': 'mine',
-                  'timm_name': ['test_vit.r160_in1k', 'test_efficientnet.r160_in1k', 'lcnet_050.ra2_in1k']}).to_csv(csv, index=False)
+                  'timm_name': ['test_vit.r160_in1k', 'test_efficientnet.r160_in1k', 'lcnet_050.ra2_in1k']}
+                 ).to_csv(csv, index=False)
     torch.manual_seed(5)
     net = timm.create_model('test_efficientnet')
-    with torch.no_grad(): net.get_classifier().weight.mul_(0.01); net.get_classifier().bias.zero_(); net.get_classifier().bias[TARGET] = 4.0
+    head = net.get_classifier()
+    with torch.no_grad(): head.weight.mul_(0.01); head.bias.zero_(); head.bias[TARGET] = 4.0
     wdir = tmp_path/'w'; wdir.mkdir()
-    for f in ['test_vit.r160_in1k.safetensors', 'lcnet_050.ra2_in1k.pth']: (wdir/f).write_bytes((weights/f).read_bytes())
+    for f in ['test_vit.r160_in1k.safetensors', 'lcnet_050.ra2_in1k.pth']:
+        (wdir/f).write_bytes((weights/f).read_bytes())
     save_file(net.state_dict(), str(wdir/'test_efficientnet.r160_in1k.safetensors'))
     env = {**os.environ, 'SIMARCH_MODELS': str(csv), 'SIMARCH_CACHE': str(tmp_path/'cache'), 'TQDM_DISABLE': '1'}
     out = tmp_path/'figs'
-    r = subprocess.run([sys.executable, '-m', 'simarch.cli', 'reproduce', '--profile', 'mine', '--only', 'zoo,similarity,ensemble',
-                        '--data', str(imagenet), '--weights', str(wdir), '--n-per-class', '1', '--out', str(out)],
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'mine',
+                        '--only', 'zoo,similarity,clustering,ensemble', '--data', str(imagenet),
+                        '--weights', str(wdir),
+                        '--n-per-class', '1', '--out', str(out)],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     zoo = pd.read_csv(out/'zoo.csv')

@@ -1,10 +1,12 @@
 import math, os, shutil, signal, subprocess, sys, time, warnings
 import numpy as np, pandas as pd, pytest, torch
 
-import simarch.sat as sat_mod
+import simarch.engine as engine
 from simarch.attack import AttackConfig
+from simarch.cli import _parser
 from simarch.data import load_digits, select_samples
-from simarch.sat import EPS_S, TransferRecords, compute_records
+from simarch.engine import compute_records
+from simarch.records import EPS_S, TransferRecords
 from simarch.train import load_or_train
 
 from conftest import MODELS, QUICK
@@ -14,7 +16,7 @@ CFG = AttackConfig(eps=32 / 255, steps=3)
 def digits(): return load_digits()
 
 def zoo(names, digits):
-    return {m: load_or_train(m, digits.train, QUICK)[0] for m in names}
+    return [load_or_train(m, digits.train, QUICK)[0] for m in names]
 
 def brute_force_sat(correct, fooled, eps_s=EPS_S):
     "SAT straight from the paper's formula, one pair and one sample at a time."
@@ -23,7 +25,9 @@ def brute_force_sat(correct, fooled, eps_s=EPS_S):
     for a in range(k):
         for b in range(k):
             xs = [i for i in range(n) if correct[a, i] and correct[b, i]]
-            if xs: out[a, b] = math.log(max(eps_s, 100 / (2 * len(xs)) * sum(int(fooled[b, a, i]) + int(fooled[a, b, i]) for i in xs)))
+            if xs:
+                fooled_both = sum(int(fooled[b, a, i]) + int(fooled[a, b, i]) for i in xs)
+                out[a, b] = math.log(max(eps_s, 100 / (2 * len(xs)) * fooled_both))
     return out
 
 def test_sat_matches_the_formula_on_random_records():
@@ -36,15 +40,17 @@ def test_sat_matches_the_formula_on_random_records():
     assert torch.isnan(rec.sat()[4]).all() and len(rec.flagged(min_joint=1)) == 4
 
 def test_floor_when_nothing_transfers():
-    rec = TransferRecords(['a', 'b'], torch.arange(3), torch.ones(2, 3, dtype=torch.bool), torch.zeros(2, 2, 3, dtype=torch.bool))
+    rec = TransferRecords(['a', 'b'], torch.arange(3), torch.ones(2, 3, dtype=torch.bool),
+                          torch.zeros(2, 2, 3, dtype=torch.bool))
     assert rec.sat()[0, 1].item() == pytest.approx(math.log(EPS_S))
     assert rec.sat(eps_s=0.5)[0, 1].item() == pytest.approx(math.log(0.5))
 
 def test_only_correct_samples_are_attacked(cache, digits, monkeypatch):
     split = select_samples(digits.test, 60)
     attacked = []
-    real = sat_mod.pgd
-    monkeypatch.setattr(sat_mod, 'pgd', lambda m, x, y, ids, cfg, bs: attacked.append(ids.clone()) or real(m, x, y, ids, cfg, bs))
+    real = engine.pgd
+    monkeypatch.setattr(engine, 'pgd',
+                        lambda m, x, y, ids, cfg, bs: attacked.append(ids.clone()) or real(m, x, y, ids, cfg, bs))
     models = zoo(['resnet', 'vit_p8'], digits)
     rec = compute_records(models, split, CFG)
     for k, ids in enumerate(attacked):
@@ -55,19 +61,19 @@ def test_only_correct_samples_are_attacked(cache, digits, monkeypatch):
 def test_incremental_add_costs_one_attack_and_2k_plus_1_evaluations(cache, digits, monkeypatch):
     split = select_samples(digits.test, 60)
     models = zoo(MODELS, digits)
-    base = compute_records({m: models[m] for m in MODELS[:3]}, split, CFG)
+    base = compute_records(models[:3], split, CFG)
     calls = {'pgd': 0, 'logits': 0}
-    real_pgd, real_logits = sat_mod.pgd, sat_mod._logits
+    real_pgd, real_logits = engine.pgd, engine._logits
     def count(name, fn):
         def wrapped(*a, **k): calls[name] += 1; return fn(*a, **k)
         return wrapped
-    monkeypatch.setattr(sat_mod, 'pgd', count('pgd', real_pgd))
-    monkeypatch.setattr(sat_mod, '_logits', count('logits', real_logits))
+    monkeypatch.setattr(engine, 'pgd', count('pgd', real_pgd))
+    monkeypatch.setattr(engine, '_logits', count('logits', real_logits))
     full = compute_records(models, split, CFG)
     k = 3
     assert calls == {'pgd': 1, 'logits': 1 + 2 * k + 1}          # clean pass of the new model + 2K+1 evaluations
     assert torch.equal(full.fooled[:3, :3], base.fooled) and torch.equal(full.correct[:3], base.correct)
-    monkeypatch.setattr(sat_mod, 'pgd', real_pgd); monkeypatch.setattr(sat_mod, '_logits', real_logits)
+    monkeypatch.setattr(engine, 'pgd', real_pgd); monkeypatch.setattr(engine, '_logits', real_logits)
     shutil.rmtree(cache/'sat')
     fresh = compute_records(models, split, CFG)                    # from scratch: the same records
     assert torch.equal(fresh.fooled, full.fooled) and torch.equal(fresh.correct, full.correct)
@@ -87,7 +93,7 @@ def test_corrupt_cache_files_are_recomputed(cache, digits):
     assert torch.equal(again.fooled, first.fooled)
 
 def run_cli(args, env, **kw):
-    return subprocess.Popen([sys.executable, '-m', 'simarch.cli', 'sat', '--zoo', 'smoke', *args], env=env,
+    return subprocess.Popen([sys.executable, '-m', 'simarch', 'sat', '--profile', 'smoke', *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 def test_resume_after_kill_gives_the_same_matrix(cache, tmp_path):
@@ -101,9 +107,11 @@ def test_resume_after_kill_gives_the_same_matrix(cache, tmp_path):
     done = len(list(evals.rglob('eval/*.safetensors')))
     assert 3 <= done < len(MODELS) ** 2, f'the kill should land mid-run ({done} evaluations cached)'
     assert not (tmp_path/'killed'/'sat.csv').exists()
-    r = run_cli([*args, '--out', str(tmp_path/'resumed')], env); out, err = r.communicate(); assert r.returncode == 0, err
+    r = run_cli([*args, '--out', str(tmp_path/'resumed')], env)
+    out, err = r.communicate(); assert r.returncode == 0, err
     shutil.rmtree(cache/'sat')
-    r = run_cli([*args, '--out', str(tmp_path/'fresh')], env); out, err = r.communicate(); assert r.returncode == 0, err
+    r = run_cli([*args, '--out', str(tmp_path/'fresh')], env)
+    out, err = r.communicate(); assert r.returncode == 0, err
     for f in ['sat.csv', 'transfer.csv', 'joint.csv']:
         assert (tmp_path/'resumed'/f).read_bytes() == (tmp_path/'fresh'/f).read_bytes(), f
     sat = pd.read_csv(tmp_path/'fresh'/'sat.csv', index_col=0)
@@ -122,3 +130,7 @@ def test_bad_arguments_get_one_clear_message(args, message, tmp_path, cache):
     out, err = p.communicate()
     assert p.returncode != 0 and message in err, err
     assert 'Traceback' not in err
+
+def test_zoo_is_an_alias_of_profile(tmp_path):
+    for flag in ('--profile', '--zoo'):
+        assert _parser().parse_args(['sat', flag, 'smoke', '--out', str(tmp_path)]).profile == 'smoke'

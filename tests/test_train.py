@@ -1,22 +1,25 @@
 import warnings, pytest, torch
 from simarch.data import load_digits
+from simarch.registry import ZooModel, get_spec
 from simarch.train import Recipe, accuracy, checkpoint_path, checkpoint_key, load_or_train, train_zoo
-from simarch.zoo import get_entry
 
 QUICK = Recipe(epochs=1)
 
 @pytest.fixture(scope='module')
 def digits(): return load_digits()
 
-def same_weights(a, b): return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+def same_weights(a, b):
+    a, b = (m.module if isinstance(m, ZooModel) else m for m in (a, b))
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 def test_second_load_gives_identical_weights(tmp_cache, digits):
     m1, hit1 = load_or_train('vit_p8', digits.train, QUICK)
     m2, hit2 = load_or_train('vit_p8', digits.train, QUICK)
     assert (hit1, hit2) == (False, True) and same_weights(m1, m2)
+    assert m1.key == m2.key and m1.name == 'vit_p8' and m1.source == m2.source
 
 def test_training_is_deterministic(tmp_cache, digits):
-    a = get_entry('resnet').build(); b = get_entry('resnet').build()
+    a = get_spec('resnet').build(); b = get_spec('resnet').build()
     from simarch.train import fit
     fit(a, digits.train, QUICK, seed=0); fit(b, digits.train, QUICK, seed=0)
     assert same_weights(a, b)
@@ -24,7 +27,7 @@ def test_training_is_deterministic(tmp_cache, digits):
 @pytest.mark.parametrize('damage', ['truncate', 'garbage', 'empty'])
 def test_damaged_checkpoint_is_detected_and_retrained(tmp_cache, digits, damage):
     m1, _ = load_or_train('resnet', digits.train, QUICK)
-    p = checkpoint_path('resnet', checkpoint_key(get_entry('resnet'), digits.train, QUICK))
+    p = checkpoint_path('resnet', checkpoint_key(get_spec('resnet'), digits.train, QUICK))
     raw = p.read_bytes()
     p.write_bytes({'truncate': raw[:len(raw) // 2], 'garbage': b'\xff' * len(raw), 'empty': b''}[damage])
     with warnings.catch_warnings(record=True) as w:

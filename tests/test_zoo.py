@@ -1,28 +1,31 @@
 import pytest, torch
-from simarch.zoo import COMPONENTS, ZOO, UnknownModelError, _allowed, build_model, get_entry, profile_models
+from simarch.components import COMPONENTS, in_vocabulary
+from simarch.profiles import get_profile
+from simarch.registry import UnknownModelError, build_model, get_spec
 
-MINI = profile_models('mini')
+MINI = list(get_profile('mini').models)
 
 def test_zoo_size_and_spread():
     assert len(MINI) >= 24
-    bases = {get_entry(n).base for n in MINI}
+    bases = {get_spec(n).base for n in MINI}
     assert {'CNN', 'Transformer', 'MLP-Mixer', 'Hybrid'} <= bases
-    assert len({get_entry(n).family for n in MINI}) >= 5
+    assert len({get_spec(n).family for n in MINI}) >= 5
 
 def test_same_architecture_pair():
     "Two entries share a builder and family and differ only in seed: a sanity pair for SAT."
-    pairs = [(a, b) for a in MINI for b in MINI if a < b and get_entry(a).builder is get_entry(b).builder]
-    assert pairs and all(get_entry(a).seed != get_entry(b).seed and get_entry(a).family == get_entry(b).family for a, b in pairs)
+    pairs = [(a, b) for a in MINI for b in MINI if a < b and get_spec(a).builder is get_spec(b).builder]
+    assert pairs and all(get_spec(a).seed != get_spec(b).seed and get_spec(a).family == get_spec(b).family
+                         for a, b in pairs)
 
 @pytest.mark.parametrize('name', MINI)
 def test_entry_builds_runs_and_is_labelled(name):
-    e = get_entry(name)
+    e = get_spec(name)
     assert set(e.components) == set(COMPONENTS)
-    assert all(_allowed(k, v) for k, v in e.components.items())
+    assert all(in_vocabulary(k, v) for k, v in e.components.items())
     m = e.build().eval()
     assert type(m.net).__module__.startswith('timm.models.')          # timm's own class, not a local network
-    with torch.no_grad():                                                 # timm zero-inits some heads (e.g. Mixer):
-        for p in m.parameters():                                          # give them values so the input gradient is not 0 by construction
+    with torch.no_grad():                                 # timm zero-inits some heads (e.g. Mixer): give them values
+        for p in m.parameters():                          # so the input gradient is not 0 by construction
             if p.ndim > 1 and not p.any(): p.normal_(0, 0.02)
     x = torch.rand(3, 1, 32, 32, requires_grad=True)
     out = m(x)
@@ -43,6 +46,6 @@ def test_same_seed_same_init():
 
 def test_unknown_model_lists_close_matches():
     with pytest.raises(UnknownModelError, match="unknown model 'convnxt'; did you mean convnext"):
-        get_entry('convnxt')
+        get_spec('convnxt')
     with pytest.raises(UnknownModelError, match='known models: '):
         build_model('zzzzzz')

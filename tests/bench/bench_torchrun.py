@@ -1,7 +1,7 @@
-"""Speed-up of SAT under torchrun (issue 7): the mini zoo's full matrix from an empty SAT cache, by one process
+"""Speed-up of SAT under torchrun: the mini zoo's full matrix from an empty SAT cache, by one process
 and by `torchrun --nproc_per_node=2`, every process with one thread; checks that both write the same files.
 Zoo checkpoints come from data/cache/models (trained first if missing).
-Usage: .venv/bin/python tests/bench/bench_torchrun.py [--nproc 2] [--zoo mini]
+Usage: .venv/bin/python tests/bench/bench_torchrun.py [--nproc 2] [--profile mini]
 """
 import argparse, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -15,27 +15,30 @@ def timed(cmd, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--nproc', type=int, default=2)
-    ap.add_argument('--zoo', default='mini')
+    ap.add_argument('--profile', '--zoo', dest='profile', default='mini')
     args = ap.parse_args()
     from simarch.core import cache_dir
     from simarch.data import load_digits
-    from simarch.train import get_recipe, train_zoo
-    from simarch.zoo import profile_models
-    train_zoo(profile_models(args.zoo), load_digits(), get_recipe(args.zoo))     # make sure the checkpoints exist
-    sat_args = ['-m', 'simarch.sat', '--zoo', args.zoo, '--threads', '1']
+    from simarch.profiles import get_profile
+    from simarch.train import train_zoo
+    profile = get_profile(args.profile)
+    train_zoo(list(profile.models), load_digits(), profile.recipe)     # make sure the checkpoints exist
+    sat_args = ['-m', 'simarch', 'sat', '--profile', args.profile, '--threads', '1']
+    torchrun = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={args.nproc}']
     with tempfile.TemporaryDirectory() as t:
         t = Path(t)
         env = {**os.environ, 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': '1'}
         times = {}
-        for label, launcher in [('1 process', [sys.executable]),
-                                (f'{args.nproc} processes', [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={args.nproc}'])]:
+        for label, launcher in [('1 process', [sys.executable]), (f'{args.nproc} processes', torchrun)]:
             cache = t/label.replace(' ', '_')
             shutil.copytree(cache_dir('models'), cache/'models')
-            times[label] = timed([*launcher, *sat_args, '--out', str(t/label.replace(' ', '_')/'out')], {**env, 'SIMARCH_CACHE': str(cache)})
+            out = t/label.replace(' ', '_')/'out'
+            times[label] = timed([*launcher, *sat_args, '--out', str(out)], {**env, 'SIMARCH_CACHE': str(cache)})
         outs = [t/label.replace(' ', '_')/'out' for label in times]
-        same = all((outs[0]/f).read_bytes() == (outs[1]/f).read_bytes() for f in ['sat.csv', 'transfer.csv', 'joint.csv'])
+        same = all((outs[0]/f).read_bytes() == (outs[1]/f).read_bytes()
+                   for f in ['sat.csv', 'transfer.csv', 'joint.csv'])
     one, many = times.values()
-    print(f'SAT of the {args.zoo} zoo from an empty SAT cache, one thread per process, on {os.cpu_count()} cores')
+    print(f'SAT of the {args.profile} zoo from an empty SAT cache, one thread per process, on {os.cpu_count()} cores')
     for label, s in times.items(): print(f'{label:>12s}: {s:6.1f} s')
     print(f'speed-up of {args.nproc} processes over 1: {one / many:.2f}x; sat/transfer/joint.csv identical: {same}')
 

@@ -1,6 +1,6 @@
 """Benchmark: train the whole mini zoo from an empty cache, then rerun the zoo section from the cache.
 
-Targets (issue 2): training <= 8 min on a 2-core machine; the cached zoo section <= 30 s.
+Targets: training <= 8 min on a 2-core machine; the cached zoo section <= 30 s.
 Usage: .venv/bin/python tests/bench/bench_train.py [--profile mini]
 """
 import argparse, os, resource, tempfile, time
@@ -10,12 +10,13 @@ def main():
     with tempfile.TemporaryDirectory() as t:
         os.environ['SIMARCH_CACHE'] = t   # an empty cache: every model is trained
         from simarch.data import load_digits
-        from simarch.repro import run_section
-        from simarch.train import get_recipe, train_zoo
-        from simarch.zoo import profile_models
-        names = profile_models(args.profile)
+        from simarch.profiles import get_profile
+        from simarch.sections import run_section
+        from simarch.train import train_zoo
+        profile = get_profile(args.profile)
+        names = list(profile.models)
         t0 = time.perf_counter()
-        train_zoo(names, load_digits(), get_recipe(args.profile))
+        train_zoo(names, load_digits(), profile.recipe)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         run_section('zoo', args.profile, out_dir=os.path.join(t, 'figs'))   # papermill run, every model from the cache

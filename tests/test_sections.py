@@ -1,0 +1,93 @@
+"The paper sections behind `simarch reproduce`: declarations, the papermill runner and the smoke profile end to end."
+import os, subprocess, sys
+from pathlib import Path
+
+import nbformat, pandas as pd, pytest
+from simarch.components import COMPONENTS
+from simarch.core import project_root
+from simarch.profiles import get_profile
+from simarch.sections import SECTIONS, Section, register_section, reproduce, run_section, section_order
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def test_reproduce_cli_writes_zoo_table(tmp_path):
+    "The README's runner end to end on the smoke profile: papermill executes the section and checks its outputs."
+    out = tmp_path/'figs'
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'smoke', '--only', 'zoo',
+                        '--out', str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    df = pd.read_csv(out/'zoo.csv')
+    assert list(df.model) == list(get_profile('smoke').models)
+    assert set(COMPONENTS) <= set(df.columns) and {'family', 'params', 'test_acc'} <= set(df.columns)
+    assert df.test_acc.between(0, 1).all() and (df.params > 0).all()
+    assert (out/'zoo.md').read_text().startswith('| Model name')
+
+def test_unknown_section_is_refused():
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--only', 'nope'], capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and 'unknown section(s) nope' in r.stderr
+    assert 'Traceback' not in r.stderr
+
+def test_release_profile_refuses_model_sections(tmp_path):
+    with pytest.raises(ValueError, match='do not run on the release profile'):
+        reproduce('release', only=['zoo'], out_dir=tmp_path, sat_csv='SAT_release.csv')
+    assert not any(tmp_path.iterdir())
+
+def test_sections_run_after_the_sections_they_read():
+    order = section_order(list(SECTIONS))
+    assert sorted(order) == sorted(SECTIONS)
+    for name, s in SECTIONS.items():
+        for f in s.inputs:
+            src = next(p for p, q in SECTIONS.items() if f in q.outputs)
+            assert order.index(src) < order.index(name), (src, name)
+
+def test_readme_lists_every_section_output():
+    "The README's table of sections names each notebook and, on its row, every file the section writes."
+    readme = (ROOT/'README.md').read_text()
+    for s in SECTIONS.values():
+        rows = [line for line in readme.splitlines() if line.startswith('|') and f'nbs/{s.notebook}' in line]
+        assert len(rows) == 1, f'README has {len(rows)} table rows for nbs/{s.notebook}'
+        missing = [o for o in s.outputs if f'`{o}`' not in rows[0]]
+        assert not missing, f'README row of {s.name} does not list {missing}'
+
+def write_notebook(path: Path):
+    "A section notebook that writes its declared file, and an undeclared one when `extra` is set."
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = None\nout_dir = None\nextra = False')
+    params.metadata['tags'] = ['parameters']
+    body = nbformat.v4.new_code_cell("from pathlib import Path\n"
+                                     "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
+                                     "Path(out_dir, 'declared.txt').write_text(profile)\n"
+                                     "if extra: Path(out_dir, 'undeclared.txt').write_text('not in the section')")
+    nb.cells = [params, body]
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+    nbformat.write(nb, str(path))
+    return path
+
+def test_run_section_refuses_undeclared_outputs(tmp_path):
+    nb = write_notebook(tmp_path/'_test_undeclared_section.ipynb')
+    name = '_test_undeclared'
+    register_section(Section(name, str(nb), 'a test section', ('declared.txt',)))   # absolute: nbs/ + nb is nb
+    run = project_root()/'_runs'/'smoke'/nb.name
+    try:
+        run_section(name, 'smoke', out_dir=tmp_path/'ok')                              # only the declared file
+        assert (tmp_path/'ok'/'declared.txt').read_text() == 'smoke'
+        with pytest.raises(RuntimeError, match='undeclared files undeclared.txt'):
+            run_section(name, 'smoke', out_dir=tmp_path/'extra', extra=True)
+    finally:
+        SECTIONS.pop(name, None)
+        run.unlink(missing_ok=True)
+    assert name not in SECTIONS
+
+@pytest.mark.slow
+def test_reproduce_smoke_writes_exactly_the_declared_files(tmp_path):
+    "Every section on the smoke profile (what nbdev_test ran the paper notebooks for): exactly the declared files."
+    out = tmp_path/'figs'
+    env = {**os.environ, 'TQDM_DISABLE': '1'}         # the repository's cache: checkpoints shared with other runs
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'smoke', '--out', str(out)],
+                       env=env, capture_output=True, text=True, timeout=3600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    smoke = get_profile('smoke')
+    expected = {o for s in SECTIONS.values() for o in s.outputs_for(smoke)}
+    written = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file()}
+    assert written == expected, (sorted(written - expected), sorted(expected - written))

@@ -1,5 +1,5 @@
-"Issue 4: the analysis sections on files in the authors' release format, and their determinism."
-import subprocess, sys, warnings
+"The analysis sections on files in the authors' release format, and their determinism."
+import subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from simarch.cluster import spectral_clusters, tsne_map

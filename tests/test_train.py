@@ -1,7 +1,7 @@
 import warnings, pytest, torch
 from simarch.data import load_digits
 from simarch.registry import ZooModel, get_spec
-from simarch.train import Recipe, accuracy, checkpoint_path, checkpoint_key, load_or_train, train_zoo
+from simarch.train import Recipe, checkpoint_path, checkpoint_key, load_or_train, train_zoo
 
 QUICK = Recipe(epochs=1)
 

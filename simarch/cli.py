@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse
 from fractions import Fraction
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['main']
@@ -21,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
                    "--data), release (the analyses on the authors' published files)")
     r.add_argument('--only', default=None, help='comma-separated sections to run (default: all the profile runs)')
     r.add_argument('--out', default=None, help='output folder (default: figures/<profile>/)')
+    _attack_args(r)
+    r.add_argument('--n-clusters', type=int, default=None,
+                   help="clustering: number of clusters (default: the profile's: 10 on paper and release, else the "
+                        'eigengap choice)')
     _workload_args(r)
     r.add_argument('--train-data', default=None,
                    help='pretrained profiles, distillation: ImageNet train folder (1,000 synset sub-folders)')
@@ -33,11 +38,7 @@ def _parser() -> argparse.ArgumentParser:
                    help='profile whose models to use (smoke, mini, paper); default: $SIMARCH_PROFILE, else mini')
     s.add_argument('--out', required=True, help='output folder')
     s.add_argument('--models', default=None, help="comma-separated model names (default: the profile's)")
-    s.add_argument('--eps', type=_number, default=None,
-                   help="PGD radius in [0,1] pixels, e.g. 0.125 or 8/255 (default: the profile's: 32/255, paper 8/255)")
-    s.add_argument('--steps', type=int, default=None, help="PGD steps (default: the profile's, 10)")
-    s.add_argument('--alpha', type=_number, default=None, help='step size (default 2.5*eps/steps)')
-    s.add_argument('--norm', default=None, choices=['linf', 'l2'], help="default: the profile's, linf")
+    _attack_args(s)
     s.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'],
                    help='bf16: attack under bf16 autocast (faster on GPUs; changes results slightly)')
     s.add_argument('--n-samples', type=int, default=None, help="evaluation samples (default: the profile's; smoke 100)")
@@ -48,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
                    help='CSV of published top-1 per model (model,top1) for the accuracy check '
                         '(default: the paper table)')
     return p
+
+def _attack_args(p):
+    "The attack's settings: one set for every section that computes SAT."
+    p.add_argument('--eps', type=_number, default=None,
+                   help="PGD radius in [0,1] pixels, e.g. 0.125 or 8/255 (default: the profile's: 32/255 on the "
+                        'digits; paper: calibrated by the similarity section)')
+    p.add_argument('--steps', type=int, default=None, help="PGD steps (default: the profile's, 10)")
+    p.add_argument('--alpha', type=_number, default=None, help='step size (default 2.5*eps/steps)')
+    p.add_argument('--norm', default=None, choices=['linf', 'l2'], help="default: the profile's, linf")
 
 def _workload_args(p):
     p.add_argument('--data', default=None,
@@ -71,24 +81,27 @@ def _number(text: str) -> float:
 def _names(text: str | None) -> list[str] | None:
     return [m.strip() for m in text.split(',')] if text else None
 
+def _local(path: str | None) -> str | None:
+    "A local path made absolute (section notebooks run in their own folder); URLs as they are."
+    return path if path is None or '://' in path else str(Path(path).resolve())
+
 def _reproduce(args):
     from simarch.sections import reproduce
-    params = dict(data_dir=args.data, weights_dir=args.weights, train_dir=args.train_data, n_per_class=args.n_per_class,
-                  device=args.device, batch_size=args.batch_size, channels_last=args.channels_last,
-                  sat_csv=args.sat_csv, components_csv=args.components_csv)
-    times = reproduce(args.profile, only=_names(args.only), out_dir=args.out,
+    params = dict(data_dir=_local(args.data), weights_dir=_local(args.weights), train_dir=_local(args.train_data),
+                  n_per_class=args.n_per_class, device=args.device, batch_size=args.batch_size,
+                  channels_last=args.channels_last, sat_csv=_local(args.sat_csv),
+                  components_csv=_local(args.components_csv), n_clusters=args.n_clusters,
+                  eps=args.eps, steps=args.steps, alpha=args.alpha, norm=args.norm)
+    times = reproduce(args.profile, only=_names(args.only), out_dir=_local(args.out),
                       **{k: v for k, v in params.items() if v is not None})
     print('reproduced', ', '.join(f'{k} ({v} s)' for k, v in times.items()))
 
 def _sat(args):
-    from dataclasses import replace
     from simarch.engine import Runtime
     from simarch.profiles import get_profile
     from simarch.sat import run_sat
     profile = get_profile(args.profile)
-    chosen = dict(eps=args.eps, steps=args.steps, alpha=args.alpha, norm=args.norm)
-    attack = replace(profile.attack, seed=args.seed, precision=args.precision,
-                     **{k: v for k, v in chosen.items() if v is not None})
+    attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
     runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last)
     res = run_sat(profile, _names(args.models), attack, runtime, args.out, n_samples=args.n_samples, seed=args.seed,
                   data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class, expected=args.expected)

@@ -14,7 +14,8 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import adjusted_rand_score
 
 # %% auto #0
-__all__ = ['sat_affinity', 'eigengap_k', 'spectral_clusters', 'cluster_stability', 'tsne_map']
+__all__ = ['sat_affinity', 'eigengap_k', 'spectral_clusters', 'cluster_stability', 'tsne_map', 'co_clustering_over_seeds',
+           'score_pairs', 'merged_pairs', 'cluster_representatives', 'map_labels']
 
 # %% ../nbs/18_cluster.ipynb #7a08976c
 def sat_affinity(sat: pd.DataFrame) -> np.ndarray:
@@ -68,3 +69,42 @@ def tsne_map(sat: pd.DataFrame, seed: int = 0, perplexity: float | None = None) 
     perplexity = perplexity or max(2.0, min(10.0, (len(sat) - 1) / 3))
     xy = TSNE(2, metric='precomputed', init='random', perplexity=perplexity, random_state=seed).fit_transform(d)
     return pd.DataFrame(xy, index=sat.index, columns=['x', 'y'])
+
+# %% ../nbs/18_cluster.ipynb #ddd12685
+def co_clustering_over_seeds(sat: pd.DataFrame, n_clusters: int, seeds=range(10)) -> pd.DataFrame:
+    "Share of `seeds` for which each pair of models is in one cluster."
+    labels = np.stack([spectral_clusters(sat, n_clusters, s).to_numpy() for s in seeds])
+    co = (labels[:, :, None] == labels[:, None, :]).mean(0)
+    return pd.DataFrame(co, index=sat.index, columns=sat.index)
+
+def score_pairs(clusters: pd.Series, pairs, seed_co: pd.DataFrame | None = None,
+                subsample_co: pd.DataFrame | None = None) -> pd.DataFrame:
+    "One row per pair whose models are both clustered: same cluster?, each cluster, co-clustering frequencies."
+    rows = []
+    for a, b in pairs:
+        if a not in clusters.index or b not in clusters.index: continue
+        rows.append(dict(model_a=a, model_b=b, cluster_a=clusters[a], cluster_b=clusters[b],
+                         same_cluster=bool(clusters[a] == clusters[b]),
+                         co_seeds=np.nan if seed_co is None else seed_co.loc[a, b],
+                         co_subsamples=np.nan if subsample_co is None else subsample_co.loc[a, b]))
+    return pd.DataFrame(rows, columns=['model_a', 'model_b', 'cluster_a', 'cluster_b', 'same_cluster', 'co_seeds',
+                                       'co_subsamples'])
+
+def merged_pairs(scored: pd.DataFrame) -> dict:
+    "Our cluster -> the reference pairs (as 'a + b') that meet in it, where more than one pair does."
+    where = {}
+    for r in scored.itertuples():
+        for c in {r.cluster_a, r.cluster_b}: where.setdefault(int(c), set()).add(f'{r.model_a} + {r.model_b}')
+    return {c: sorted(p) for c, p in sorted(where.items()) if len(p) > 1}
+
+# %% ../nbs/18_cluster.ipynb #2963f85b
+def cluster_representatives(sat: pd.DataFrame, clusters: pd.Series) -> list:
+    "The model of each cluster with the highest mean affinity to the rest of its cluster."
+    aff = pd.DataFrame(sat_affinity(sat), index=sat.index, columns=sat.index)
+    return [aff.loc[m.index, m.index].mean().idxmax() for _, m in clusters.groupby(clusters)]
+
+def map_labels(sat: pd.DataFrame, clusters: pd.Series, pairs=(), max_all: int = 30) -> list:
+    "Models to name on a map of `sat`'s models."
+    if len(sat) <= max_all: return list(sat.index)
+    in_pairs = [m for p in pairs for m in p if m in sat.index]
+    return list(dict.fromkeys(in_pairs)) or cluster_representatives(sat, clusters)

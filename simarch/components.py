@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'VOCAB', 'in_vocabulary', 'check_components']
+__all__ = ['COMPONENTS', 'VOCAB', 'BASE_PALETTE', 'in_vocabulary', 'check_components']
 
 # %% ../nbs/03_components.ipynb #ace50581
 COMPONENTS = {
@@ -23,7 +23,8 @@ VOCAB = {
     'stem': re.compile(r'^\d+s\d+(/\d+(s\d+)?)*$'),              # 7s2, 4s4, 3s2/3/3, 3s2/3s2
     'resolution': re.compile(r'^\d+ x \d+$'),
     'norm': {'BN', 'LN', 'GN', 'LN + BN', 'LN + GN', 'EvoNorm', 'Norm-free', 'Affine transform'},
-    'act': {'ReLU', 'GeLU', 'SiLU', 'Leaky ReLU', 'HardSwish', '-'},   # or several joined by ' + '
+    # or several joined by ' + '; ReLU6 only in the authors' table (rexnet_150), our extractor counts it as ReLU
+    'act': {'ReLU', 'ReLU6', 'GeLU', 'SiLU', 'Leaky ReLU', 'HardSwish', '-'},
     'stem_pool': _YES_NO, 'final_pool': {'GAP', 'CLS token'},
     'sa2d': re.compile(r'^(No|Yes \((BoT|Halo|Lambda)(, (BoT|Halo|Lambda))*\))$'),
     'cw_attn': {'No', 'Yes (SE)', 'Yes (ECA)', 'Yes (ESE)', 'Yes (GCA)', 'Yes'},
@@ -43,3 +44,7 @@ def check_components(components: dict, who: str = 'model') -> dict:
                  if k in components and not in_vocabulary(k, components[k])]
     if problems: raise ValueError(f'{who}: ' + '; '.join(problems))
     return components
+
+# %% ../nbs/03_components.ipynb #fd890366
+BASE_PALETTE = {'CNN': '#0173b2', 'NAS (CNN)': '#56b4e9', 'Transformer': '#029e73', 'NAS (TFM)': '#ece133',
+                'Hybrid': '#cc78bc', 'MLP-Mixer': '#d55e00'}

@@ -73,8 +73,8 @@ def distill_grid(teachers: list[str], students: list[str], seeds: list[int], dat
                  n_per_class: int = 50,                   # the students' training images per class
                  cfg: KDConfig = KDConfig(),
                  teacher_models: dict[str, ZooModel] | None = None,   # e.g. pretrained teachers
-                 batch_size: int = 256) -> pd.DataFrame:
-    "One row per (teacher, student, seed): sat, acc_baseline, acc_distilled, gain and both base architectures."
+                 batch_size: int = 256) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "One row per (teacher, student, seed): sat, acc_baseline, acc_distilled, gain, both bases; and the SAT matrix."
     if not teachers or not students or not seeds:
         raise ValueError(f'empty grid: teachers={teachers}, students={students}, seeds={seeds}')
     init_distributed(student_recipe.device)       # under torchrun: students train with DDP, the SAT matrix is sharded
@@ -100,4 +100,4 @@ def distill_grid(teachers: list[str], students: list[str], seeds: list[int], dat
                                  teacher_base=get_spec(t).base, student_base=get_spec(s).base))
                 bar.update()
     bar.close()
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), sat

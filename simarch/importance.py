@@ -4,17 +4,20 @@
 
 # %% ../nbs/17_importance.ipynb #0c7c9cc6
 from __future__ import annotations
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
 from .components import COMPONENTS
 
 # %% auto #0
-__all__ = ['XGB_PARAMS', 'pair_features', 'pair_targets', 'model_folds', 'Importance', 'component_importance']
+__all__ = ['XGB_PARAMS', 'XGB_GRID', 'pair_features', 'pair_targets', 'model_folds', 'shap_importance', 'Importance',
+           'component_importance', 'importance_resamples', 'rank_shares', 'settings_rankings', 'linear_importance']
 
 # %% ../nbs/17_importance.ipynb #2583fc36
 def pair_features(components: pd.DataFrame) -> pd.DataFrame:
@@ -45,6 +48,16 @@ def model_folds(names: list, n_splits: int = 5, seed: int = 0) -> list[tuple[np.
 # %% ../nbs/17_importance.ipynb #f19e6654
 XGB_PARAMS = dict(n_estimators=200, max_depth=3, learning_rate=0.05, subsample=1.0, n_jobs=1)
 
+def _xgb(seed: int, **xgb_params):
+    import xgboost
+    return xgboost.XGBRegressor(**{**XGB_PARAMS, 'random_state': seed, **xgb_params})
+
+def shap_importance(X: pd.DataFrame, y: pd.Series, seed: int = 0, **xgb_params) -> tuple[pd.Series, np.ndarray]:
+    "Mean |SHAP| per feature of an XGBoost fit of `y` on `X` (descending), and the SHAP values."
+    import shap
+    sv = shap.TreeExplainer(_xgb(seed, **xgb_params).fit(X, y)).shap_values(X)
+    return pd.Series(np.abs(sv).mean(0), index=X.columns).sort_values(ascending=False, kind='stable'), sv
+
 @dataclass
 class Importance:
     "Feature importance of the 13 components for SAT."
@@ -61,16 +74,57 @@ class Importance:
 def component_importance(sat: pd.DataFrame, components: pd.DataFrame, n_splits: int = 5, seed: int = 0,
                          **xgb_params) -> Importance:
     "Cross-validated XGBoost regression of SAT on shared components, with SHAP importances."
-    import shap, xgboost
     X = pair_features(components.loc[list(sat.index)])
     y = pair_targets(sat, X.index)
-    params = {**XGB_PARAMS, 'random_state': seed, **xgb_params}
     r2 = []
     for tr, te in model_folds(list(sat.index), n_splits, seed):
         if len(te) < 2 or len(tr) < 2: continue
-        m = xgboost.XGBRegressor(**params).fit(X.iloc[tr], y.iloc[tr])
+        m = _xgb(seed, **xgb_params).fit(X.iloc[tr], y.iloc[tr])
         r2.append(float(r2_score(y.iloc[te], m.predict(X.iloc[te]))))
-    model = xgboost.XGBRegressor(**params).fit(X, y)
-    sv = shap.TreeExplainer(model).shap_values(X)
-    imp = pd.Series(np.abs(sv).mean(0), index=X.columns).sort_values(ascending=False, kind='stable')
+    imp, sv = shap_importance(X, y, seed, **xgb_params)
     return Importance(imp, r2, sv, X, y)
+
+# %% ../nbs/17_importance.ipynb #ff8723ae
+def importance_resamples(sat: pd.DataFrame, components: pd.DataFrame, n_boot: int = 200, unit: str = 'pairs',
+                         seed: int = 0, progress: bool = True, **xgb_params) -> pd.DataFrame:
+    "Mean |SHAP| per component (columns) for each of `n_boot` bootstrap resamples of the pairs or the models (rows)."
+    from tqdm.auto import tqdm
+    if unit not in ('pairs', 'models'): raise ValueError(f"unit must be 'pairs' or 'models', got {unit!r}")
+    names = list(sat.index)
+    X = pair_features(components.loc[names])
+    y = pair_targets(sat, X.index)
+    rng, rows = np.random.default_rng(seed), []
+    for _ in tqdm(range(n_boot), desc='importance resamples', disable=not progress):
+        if unit == 'pairs': idx = rng.integers(0, len(X), len(X))
+        else:
+            keep = set(rng.choice(names, len(names)))       # models drawn with replacement; their pairs
+            idx = np.flatnonzero([a in keep and b in keep for a, b in X.index])
+        rows.append(shap_importance(X.iloc[idx], y.iloc[idx], seed, **xgb_params)[0])
+    return pd.DataFrame(rows).reset_index(drop=True)[list(X.columns)]
+
+def rank_shares(resamples: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+    "Share of resamples in which each component ranks 1st ... `top`-th (rows: components by mean importance)."
+    ranks = resamples.rank(axis=1, ascending=False, method='first')
+    shares = pd.DataFrame({f'rank_{r}': (ranks == r).mean() for r in range(1, top + 1)})
+    return shares.loc[resamples.mean().sort_values(ascending=False).index].rename_axis('component')
+
+XGB_GRID = dict(max_depth=(2, 3, 6), n_estimators=(100, 200, 500), learning_rate=(0.05, 0.1))
+
+def settings_rankings(sat: pd.DataFrame, components: pd.DataFrame, grid: dict = XGB_GRID, top: int = 3,
+                      seed: int = 0) -> pd.DataFrame:
+    "The `top` components under every combination of the XGBoost settings in `grid` (one row per setting)."
+    X = pair_features(components.loc[list(sat.index)])
+    y = pair_targets(sat, X.index)
+    rows = []
+    for values in itertools.product(*grid.values()):
+        setting = dict(zip(grid, values))
+        imp = shap_importance(X, y, seed, **setting)[0]
+        rows.append({**setting, **{f'rank_{r + 1}': imp.index[r] for r in range(top)}})
+    return pd.DataFrame(rows)
+
+def linear_importance(sat: pd.DataFrame, components: pd.DataFrame) -> pd.Series:
+    "Mean |SHAP| per component of a least-squares linear fit (coefficient x mean |x - mean x|), descending."
+    X = pair_features(components.loc[list(sat.index)])
+    coef = LinearRegression().fit(X, pair_targets(sat, X.index)).coef_
+    imp = pd.Series(np.abs(coef) * (X - X.mean()).abs().mean().to_numpy(), index=X.columns)
+    return imp.sort_values(ascending=False, kind='stable')

@@ -11,15 +11,41 @@ import pandas as pd
 from .components import COMPONENTS, check_components
 
 # %% auto #0
-__all__ = ['PAPER_MODELS_CSV', 'paper_models']
+__all__ = ['PAPER_MODELS_CSV', 'EXTRACTOR_LABELS_CSV', 'AUTHORS_TABLE', 'LABELS', 'FIGURE1_PAIRS', 'RELEASE_MEAN_TRANSFER',
+           'label_differences', 'paper_models']
 
 # %% ../nbs/06_paper_zoo.ipynb #f293c013
 PAPER_MODELS_CSV = files('simarch')/'paper_models.csv'
+EXTRACTOR_LABELS_CSV = files('simarch')/'paper_extractor_labels.csv'
+# where the component labels of PAPER_MODELS_CSV come from
+AUTHORS_TABLE = dict(repo='github.com/J-H-Hwang/SAT', commit='79f23d152680b8c0fb3744dcf7a373f21e1e3aea',
+                     file='Model Feature_release.csv',
+                     sha256='8e5c16fbbb12e9d3f83a662029645bbc50bff24082c6ebb3a55ae0e122547f61')
+LABELS = ('authors', 'extractor')
 
-def paper_models(path=PAPER_MODELS_CSV) -> pd.DataFrame:
+def label_differences(path=EXTRACTOR_LABELS_CSV) -> pd.DataFrame:
+    "Every cell where the extractor's label differs from the authors': model, component, both labels, the reason."
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if unknown := set(df.component) - set(COMPONENTS): raise ValueError(f'{path}: unknown component(s) {unknown}')
+    authors = pd.read_csv(PAPER_MODELS_CSV, dtype=str, keep_default_na=False).set_index('paper_name')
+    df.insert(2, 'authors', [authors.loc[m, k] for m, k in zip(df.paper_name, df.component)])
+    return df
+
+def paper_models(labels: str = 'authors', path=PAPER_MODELS_CSV) -> pd.DataFrame:
     "The paper's models by `paper_name`: `timm_name` (`arch.tag`), `top1`, `top1_img_size`, `note`, 13 components."
+    if labels not in LABELS: raise ValueError(f'labels must be one of {LABELS}, got {labels!r}')
     df = pd.read_csv(path, dtype=str, keep_default_na=False).set_index('paper_name')
     if missing := {'timm_name', 'top1', 'note', *COMPONENTS} - set(df.columns):
         raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
+    if labels == 'extractor':
+        for r in label_differences().itertuples(): df.loc[r.paper_name, r.component] = r.extractor
     for name, row in df.iterrows(): check_components({k: row[k] for k in COMPONENTS}, name)
     return df
+
+# %% ../nbs/06_paper_zoo.ipynb #918feb49
+FIGURE1_PAIRS = (('vit_base_patch32_224', 'deit_base_patch16_224'), ('swin_tiny_patch4_window7_224', 'convnext_tiny'),
+                 ('pit_s_224', 'xcit_tiny_12_p8_224'), ('halonet50ts', 'botnet26t_256'),
+                 ('lamhalobotnet50ts_256', 'gcresnet50t'), ('resnet50', 'resnetv2_50'),
+                 ('regnety_032', 'rexnet_150'), ('nfnet_l0', 'resnest50d'),
+                 ('gluon_resnet101_v1c', 'regnetx_320'), ('cspresnet50', 'cspdarknet53'))
+RELEASE_MEAN_TRANSFER = 0.152

@@ -5,7 +5,8 @@
 # %% ../nbs/12_profiles.ipynb #db10f35f
 from __future__ import annotations
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from .components import COMPONENTS
 from .data import IMAGENET_SIZE, ImageSet, check_imagenet_folder, load_digits, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
-from .paper_zoo import paper_models
+from .paper_zoo import FIGURE1_PAIRS, RELEASE_MEAN_TRANSFER, paper_models
 from .pretrained import check_weights, load_pretrained
 from .registry import ZooModel, get_spec, register_pretrained, timm_data_config
 from .train import Recipe, train_zoo
@@ -50,10 +51,20 @@ class Profile:
     min_accuracy: float | None = None     # clean test accuracy every zoo model must reach
     eps_sweep: tuple = ()                 # attack radii compared in the similarity section
     sweep_models: tuple = ()              # ... on these models
+    transfer_target: float | None = None  # mean off-diagonal transfer the sweep calibrates the radius to
     n_boot: int = 1000                    # bootstrap resamples of the ensemble section
     distill: DistillGrid | None = None
     n_clusters: int | None = None         # None: the eigengap choice
+    figure1_pairs: tuple = ()             # model pairs the clustering is scored on (the paper's Figure 1)
     sections: tuple | None = None         # the paper sections it runs; None: all
+
+    def attack_with(self, eps=None, steps: int | None = None, alpha: float | None = None, norm: str | None = None,
+                    seed: int = 0, precision: str = 'fp32') -> AttackConfig:
+        "The profile's attack with the settings given (not None) changed; `eps` may be a fraction such as '8/255'."
+        chosen = dict(eps=None if eps is None else float(Fraction(str(eps))),
+                      steps=None if steps is None else int(steps), alpha=alpha, norm=norm)
+        return replace(self.attack, seed=int(seed), precision=precision,
+                       **{k: v for k, v in chosen.items() if v is not None})
 
     @property
     def pretrained(self) -> bool:
@@ -102,11 +113,15 @@ register_profile(Profile(
 register_profile(Profile(
     'paper', "the paper's 69 pretrained timm models on an ImageNet validation folder (GPU)",
     tuple(paper_models().index), images='imagenet', attack=_IMAGENET_ATTACK, batch_size=256,
+    eps_sweep=(1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255), transfer_target=RELEASE_MEAN_TRANSFER,
+    sweep_models=('resnet50', 'convnext_tiny', 'efficientnet_b2', 'regnety_032', 'vit_small_patch16_224',
+                  'deit_small_patch16_224', 'swin_tiny_patch4_window7_224', 'resmlp_24_224'),
+    n_clusters=10, figure1_pairs=FIGURE1_PAIRS,
     distill=DistillGrid(('regnety_032', 'swin_tiny_patch4_window7_224', 'resmlp_24_224', 'convnext_tiny'),
                         ('resnet50', 'deit_small_patch16_224'), (0,), 10, _PAPER_STUDENT_RECIPE)))
 register_profile(Profile(
     'release', "the analyses on the authors' published files (SAT_release.csv, Model Feature_release.csv)",
-    images=None, sections=('feature_importance', 'clustering')))
+    images=None, sections=('feature_importance', 'clustering'), n_clusters=10, figure1_pairs=FIGURE1_PAIRS))
 
 # %% ../nbs/12_profiles.ipynb #014acd61
 def register_models_csv(path: str | Path, profile: str | None = None) -> Profile:

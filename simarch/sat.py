@@ -4,11 +4,12 @@
 
 # %% ../nbs/15_sat.ipynb #5651c38f
 from __future__ import annotations
-import time, warnings
+import json, time, warnings
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .attack import AttackConfig
@@ -20,7 +21,7 @@ from .profiles import Profile, Workload, get_profile, load_workload
 from .records import EPS_S, TransferRecords, save_records
 
 # %% auto #0
-__all__ = ['SatResult', 'accuracy_check', 'sat_meta', 'run_sat']
+__all__ = ['SatResult', 'accuracy_check', 'sat_meta', 'run_sat', 'attack_of', 'eps_sweep', 'calibrated_eps']
 
 # %% ../nbs/15_sat.ipynb #fc51db0f
 @dataclass
@@ -115,3 +116,31 @@ def run_sat(profile: str | Profile | None = None,   # None: `default_profile()`
     result = SatResult(records, meta, eps_s)
     if out_dir is not None and rank == 0: result.write(out_dir)
     return result
+
+# %% ../nbs/15_sat.ipynb #865b4d6a
+def attack_of(meta_json: str | Path) -> AttackConfig:
+    "The attack recorded in a results folder's `meta.json`."
+    return AttackConfig(**json.loads(Path(meta_json).read_text())['attack'])
+
+# %% ../nbs/15_sat.ipynb #c9b15313
+def eps_sweep(profile: str | Profile | None, models: list[str], attack: AttackConfig, radii, n_samples: int = 120,
+              seed: int = 0, **run_kwargs) -> pd.DataFrame:
+    "White-box success, mean and max off-diagonal transfer (%) and mean off-diagonal SAT per radius."
+    rows = []
+    for e in radii:
+        r = run_sat(profile, models, replace(attack, eps=e, alpha=None), n_samples=n_samples, seed=seed, **run_kwargs)
+        t, off = r.transfer.to_numpy(), ~np.eye(len(r.transfer), dtype=bool)
+        rows.append({'eps': e, 'eps_255': round(e * 255, 2), 'white_box_%': np.diag(t).mean(),
+                     'transfer_mean_%': np.nanmean(t[off]), 'transfer_max_%': np.nanmax(t[off]),
+                     'sat_offdiag_mean': np.nanmean(r.sat.to_numpy()[off])})
+    return pd.DataFrame(rows)
+
+def calibrated_eps(sweep: pd.DataFrame, target: float) -> float:
+    "The radius at which mean off-diagonal transfer reaches `target` (a rate in [0, 1]), from an `eps_sweep`."
+    s = sweep.sort_values('eps')
+    rate = s['transfer_mean_%'].to_numpy() / 100
+    if not (np.diff(rate) > 0).all(): raise ValueError(f'transfer does not grow with the radius: {rate.round(3)}')
+    if not rate[0] <= target <= rate[-1]:
+        raise ValueError(f'target transfer {target:.1%} outside the swept range {rate[0]:.1%} to {rate[-1]:.1%}: '
+                         'sweep other radii')
+    return float(np.exp(np.interp(target, rate, np.log(s.eps.to_numpy()))))

@@ -59,20 +59,22 @@ register_section(Section(
 register_section(Section(
     'feature_importance', 'paper/20_feature_importance.ipynb',
     "the paper's feature importance: XGBoost + SHAP of SAT on shared components",
-    ('feature_importance.csv', 'feature_importance_cv.csv', 'feature_importance.png', 'shap_summary.png'),
-    inputs=('sat.csv',)))
+    ('feature_importance.csv', 'feature_importance_cv.csv', 'feature_importance_settings.csv',
+     'feature_importance.png', 'shap_summary.png'), inputs=('sat.csv',)))
 register_section(Section(
     'clustering', 'paper/30_clustering.ipynb',
     "the paper's Figure 1: spectral clusters of the models on a t-SNE map, with their stability",
-    ('clusters.csv', 'clusters_tsne.png', 'cluster_stability.png', 'cluster_stability.csv'), inputs=('sat.csv',)))
+    ('clusters.csv', 'clusters_tsne.png', 'cluster_stability.png', 'cluster_stability.csv', 'cluster_eigengap.png',
+     'figure1_pairs.csv'), inputs=('sat.csv',), conditional={'figure1_pairs.csv': 'figure1_pairs'}))
 register_section(Section(
     'ensemble', 'paper/40_ensemble.ipynb', "the paper's ensemble figure: gain of two-model ensembles against SAT",
     ('ensemble.csv', 'ensemble_stats.csv', 'ensemble_sets.csv', 'ensemble.png'), inputs=('sat.csv', 'clusters.csv')))
 register_section(Section(
     'distillation', 'paper/50_distillation.ipynb',
     "the paper's distillation figure: student gain against teacher-student SAT, per student base architecture",
-    ('distillation.csv', 'distillation.png'),
-    conditional={'distillation.csv': 'distill', 'distillation.png': 'distill'},
+    ('distillation.csv', 'distillation_sat.csv', 'distillation_meta.json', 'distillation.png'), inputs=('meta.json',),
+    conditional={f: 'distill' for f in ('distillation.csv', 'distillation_sat.csv', 'distillation_meta.json',
+                                        'distillation.png')},
     distributed=True))
 
 def section_order(names: list[str]) -> list[str]:

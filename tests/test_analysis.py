@@ -36,9 +36,12 @@ def test_release_profile_runs_feature_importance_on_release_files(release_files,
                         '--out', str(tmp_path/'D')], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     fi = pd.read_csv(tmp_path/'D'/'feature_importance.csv')
-    assert list(fi.columns) == ['component', 'importance'] and len(fi) == 13
-    assert fi.importance.is_monotonic_decreasing
+    assert list(fi.columns) == ['component', 'importance', 'ci_low', 'ci_high', 'rank_1', 'rank_2', 'rank_3']
+    assert len(fi) == 13 and fi.importance.is_monotonic_decreasing
     assert fi.component.iloc[0] == 'Base architecture'          # the only component that drives this SAT
+    assert fi.rank_1.iloc[0] == 1.0 and (fi.ci_low <= fi.ci_high).all()    # first in every bootstrap resample
+    settings = pd.read_csv(tmp_path/'D'/'feature_importance_settings.csv')
+    assert len(settings) == 19 and (settings.rank_1 == 'Base architecture').all()    # 18 XGBoost settings + linear
     assert (tmp_path/'D'/'shap_summary.png').stat().st_size > 0
 
 def test_clustering_notebook_on_release_files(release_files, tmp_path):
@@ -47,6 +50,23 @@ def test_clustering_notebook_on_release_files(release_files, tmp_path):
            n_clusters=10, n_runs=3)
     cl = pd.read_csv(tmp_path/'D'/'clusters.csv')
     assert list(cl.columns) == ['model', 'cluster'] and len(cl) == 24 and cl.cluster.nunique() == 10
+
+def test_clustering_scores_the_paper_figure1_pairs(tmp_path):
+    "Release-format files of the 20 Figure 1 models whose SAT pairs them up: the section scores 10 of 10."
+    pairs = get_profile('release').figure1_pairs
+    names = [m for p in pairs for m in p]
+    pair_of = np.repeat(np.arange(len(pairs)), 2)
+    rng = np.random.default_rng(1)
+    s = 1.5 + 2.5 * (pair_of[:, None] == pair_of[None, :]) + rng.normal(0, 0.1, (len(names),) * 2)
+    s = (s + s.T) / 2; np.fill_diagonal(s, 4.6)
+    sat_csv, _ = write_release(pd.DataFrame(s, index=names, columns=names),
+                               components_table(names).drop(columns='family'), tmp_path/'files')
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'release', '--only', 'clustering',
+                        '--sat-csv', str(sat_csv), '--out', str(tmp_path/'D')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    scored = pd.read_csv(tmp_path/'D'/'figure1_pairs.csv')
+    assert len(scored) == 10 and scored.same_cluster.all() and (scored.co_seeds == 1).all()
+    assert pd.read_csv(tmp_path/'D'/'clusters.csv').cluster.nunique() == 10      # the release profile's k
 
 def test_analysis_inputs_take_components_from_the_file_or_the_registry(release_files):
     sat, comps = analysis_inputs(release_files[0])                       # components from the registry

@@ -1,5 +1,5 @@
 "The paper profile's code path, offline: the 69 names, pretrained weights from local files, an ImageNet-style folder."
-import json, os, subprocess, sys
+import hashlib, json, os, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,11 +10,13 @@ from safetensors.torch import save_file
 from simarch.cli import main
 from simarch.data import DataLayoutError, IMAGENET_SIZE, ImageSet, imagenet_synsets, select_samples
 from simarch.extract import extract_components
-from simarch.paper_zoo import paper_models
+from simarch.components import COMPONENTS
+from simarch.paper_zoo import AUTHORS_TABLE, paper_models
 from simarch.pixel import PixelModel
 from simarch.pretrained import WeightsError, load_pretrained
 from simarch.profiles import PROFILES, get_profile, load_workload, register_profile
-from simarch.registry import UnknownModelError, get_spec, register_pretrained, registered_names
+from simarch.registry import UnknownModelError, components_table, get_spec, register_pretrained, registered_names
+from simarch.release import read_components_csv
 
 # Three small timm architectures at three input resolutions stand in for the paper's models.
 TINY = {'tiny_vit': 'test_vit.r160_in1k', 'tiny_lcnet': 'lcnet_050.ra2_in1k',
@@ -26,9 +28,22 @@ if 'tiny-paper' not in PROFILES:          # the paper profile's settings (ImageN
     register_profile(replace(get_profile('paper'), name='tiny-paper', summary='three tiny pretrained models',
                              models=tuple(TINY), distill=None))
 
+def test_paper_profile_uses_the_authors_component_table(tmp_path):
+    "Rebuilt in the authors' layout from our data file, the paper profile's table is their file, byte for byte."
+    table = components_table(list(get_profile('paper').models), paper_columns=True).drop(columns='family')
+    text = table.rename_axis('Model name').reset_index().to_csv(index=False, lineterminator='\r\n')
+    copy = tmp_path/AUTHORS_TABLE['file']
+    copy.write_bytes(text.removesuffix('\r\n').encode())        # their file has CRLF and no final newline
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == AUTHORS_TABLE['sha256']
+    authors = read_components_csv(copy)
+    ours = paper_models()[list(COMPONENTS)]
+    assert list(authors.index) == list(ours.index) and (authors == ours).all().all()     # cell by cell
+    assert (paper_models('extractor')[list(COMPONENTS)] != ours).sum().sum() == 20
+
 @pytest.mark.slow
 def test_every_paper_model_builds_and_matches_its_components():
-    table = paper_models()
+    "The extractor still reads exactly its recorded labels off all 69 architectures."
+    table = paper_models('extractor')
     assert len(table) == 69 and set(get_profile('paper').models) == set(table.index)
     for name in table.index:
         spec = get_spec(name)
@@ -38,8 +53,8 @@ def test_every_paper_model_builds_and_matches_its_components():
         model = spec.build()                                    # pretrained=False: random weights, no download
         assert model.data_config['num_classes'] == 1000
         found = extract_components(model, nas=spec.base.startswith('NAS'))
-        assert found == spec.components, (name, {k: (found[k], v) for k, v in spec.components.items()
-                                                 if found[k] != v})
+        recorded = {k: table.loc[name, k] for k in COMPONENTS}
+        assert found == recorded, (name, {k: (found[k], v) for k, v in recorded.items() if found[k] != v})
         del model
 
 def test_canonical_pixels_give_timms_own_view():

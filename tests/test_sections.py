@@ -1,5 +1,5 @@
 "The paper sections behind `simarch reproduce`: declarations, the papermill runner and the smoke profile end to end."
-import os, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 
 import nbformat, pandas as pd, pytest
@@ -91,3 +91,9 @@ def test_reproduce_smoke_writes_exactly_the_declared_files(tmp_path):
     expected = {o for s in SECTIONS.values() for o in s.outputs_for(smoke)}
     written = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file()}
     assert written == expected, (sorted(written - expected), sorted(expected - written))
+    # one attack for every section: the distillation section's SAT of two teachers is the similarity section's
+    sat, distill_sat = (pd.read_csv(out/f, index_col=0) for f in ('sat.csv', 'distillation_sat.csv'))
+    a, b = smoke.distill.teachers
+    assert distill_sat.loc[a, b] == sat.loc[a, b]
+    meta, distill_meta = (json.loads((out/f).read_text()) for f in ('meta.json', 'distillation_meta.json'))
+    assert distill_meta['attack'] == meta['attack'] and distill_meta['n_samples'] == meta['n_samples']

@@ -26,7 +26,7 @@ def main():
         times = []
         for _ in range(2):
             t0 = time.perf_counter()
-            grid = distill_grid(teachers, students, seeds, data, recipe, grid_cfg.recipe, attack,
+            grid, _ = distill_grid(teachers, students, seeds, data, recipe, grid_cfg.recipe, attack,
                                 grid_cfg.train_per_class)
             times.append(time.perf_counter() - t0)
     print(f'distillation grid {len(teachers)} teachers x {len(students)} students x {len(seeds)} seeds '

@@ -169,6 +169,14 @@ def check_imagenet_folder(root: str | Path) -> tuple[tuple, list]:
     return classes, files
 
 def load_imagenet(root: str | Path, n_per_class: int = 5, seed: int = 0, size: int = IMAGENET_SIZE,
-                  scan: tuple[tuple, list] | None = None) -> ImageSet:
+                  scan: tuple[tuple, list] | None = None,
+                  classes: list[int] | None = None,   # a class subset, relabelled 0..len-1 in this order; None: all
+                 ) -> ImageSet:
     "A seeded subset of `n_per_class` images per class of an ImageNet folder (val or train), in canonical pixel space."
-    return load_image_folder(root, size, n_per_class, seed, scan=scan or check_imagenet_folder(root))
+    names, files = scan or check_imagenet_folder(root)
+    if classes is None: return load_image_folder(root, size, n_per_class, seed, scan=(names, files))
+    if bad := [c for c in classes if not 0 <= c < len(names)] or len(set(classes)) != len(classes):
+        raise ValueError(f'classes must be distinct indices in [0, {len(names)}), got {bad or "duplicates"}')
+    new_label = {c: i for i, c in enumerate(classes)}
+    s = load_image_folder(root, size, n_per_class, seed, scan=(names, [f for f in files if f[1] in new_label]))
+    return ImageSet(s.x, torch.tensor([new_label[int(y)] for y in s.y]), s.ids, tuple(names[c] for c in classes))

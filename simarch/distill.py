@@ -4,25 +4,28 @@
 
 # %% ../nbs/20_distill.ipynb #39d94553
 from __future__ import annotations
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import pandas as pd
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from dataclasses import replace
-
 from .attack import AttackConfig
 from .core import cache_dir, fingerprint, load_or_compute
-from .data import ImageSet, TrainTest, per_class_subset
+from .data import IMAGENET_SIZE, ImageSet, TrainTest, load_imagenet, per_class_subset
 from .distributed import group_rank_and_world, init_distributed, local_device
 from .engine import Runtime, clean_logits, sharded_records
-from .registry import ZooModel, get_spec
+from .pixel import PixelModel
+from .profiles import Profile, get_profile, load_workload
+from .registry import ZooModel, get_spec, register, registered_names
 from .train import Recipe, fit, load_or_train, predict, top1, train_zoo
 
 # %% auto #0
-__all__ = ['KDConfig', 'kd_loss', 'distilled_logits', 'distill_grid']
+__all__ = ['KDConfig', 'kd_loss', 'even_classes', 'student_variant', 'subset_teacher', 'distilled_logits', 'distill_grid',
+           'distillation_inputs']
 
 # %% ../nbs/20_distill.ipynb #7787c417
 @dataclass(frozen=True)
@@ -45,6 +48,43 @@ def kd_loss(student: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor, cfg: 
         teach = F.kl_div(F.log_softmax(student / t, 1), F.log_softmax(teacher / t, 1), log_target=True,
                          reduction='batchmean') * t * t
     return cfg.alpha * teach + (1 - cfg.alpha) * ce
+
+# %% ../nbs/20_distill.ipynb #b921d900
+def even_classes(n: int, total: int = 1000) -> list[int]:
+    "`n` evenly spaced class indices out of `total`."
+    if not 2 <= n <= total: raise ValueError(f'need 2 to {total} classes, got {n}')
+    return [i * total // n for i in range(n)]
+
+def _at_input_size(builder, size: tuple, **kwargs) -> nn.Module:
+    net = builder(**kwargs)
+    if hasattr(net, 'set_input_size'): net.set_input_size(img_size=size)    # ViT-style models fix their grid
+    return net
+
+def student_variant(name: str, n_classes: int | None = None, image_size: int | None = None) -> str:
+    "The registered name of architecture `name` built for `n_classes` classes at `image_size` px (None: as it is)."
+    if n_classes is None and image_size is None: return name
+    spec = get_spec(name)
+    dc = dict(spec.data_config)
+    if n_classes is not None: dc['num_classes'] = n_classes
+    if image_size is not None: dc.update(input_size=(dc['input_size'][0], image_size, image_size), crop_pct=1.0)
+    variant = f'{name}-{dc["num_classes"]}c-{dc["input_size"][1]}px'
+    if variant not in registered_names():
+        register(variant, spec.family, partial(_at_input_size, spec.builder, dc['input_size'][1:]),
+                 {**spec.components, 'resolution': '{1} x {2}'.format(*dc['input_size'])}, fixed_config=dc,
+                 note=f'{name} for {dc["num_classes"]} classes at {dc["input_size"][1]} px')
+    return variant
+
+class _Columns(nn.Module):
+    "Keeps the logits of some classes."
+    def __init__(self, columns: list[int]):
+        super().__init__()
+        self.register_buffer('columns', torch.tensor(columns), persistent=False)
+    def forward(self, logits): return logits.index_select(1, self.columns)
+
+def subset_teacher(teacher: ZooModel, classes: list[int]) -> ZooModel:
+    "`teacher` answering among `classes` only (its logits of those classes, in that order)."
+    module = PixelModel(nn.Sequential(teacher.module.net, _Columns(classes)), teacher.module.data_config).eval()
+    return ZooModel(teacher.name, module, fingerprint(teacher.key, classes), teacher.source)
 
 # %% ../nbs/20_distill.ipynb #01194279
 def distilled_logits(student: str, teacher: ZooModel, train: ImageSet, test: ImageSet, recipe: Recipe,
@@ -101,3 +141,23 @@ def distill_grid(teachers: list[str], students: list[str], seeds: list[int], dat
                 bar.update()
     bar.close()
     return pd.DataFrame(rows), sat
+
+# %% ../nbs/20_distill.ipynb #1ea87e7f
+def distillation_inputs(profile: str | Profile, teachers: list[str], students: list[str], train_per_class: int,
+                        data_dir=None, train_dir=None, weights_dir=None, n_per_class: int = 5, seed: int = 0,
+                        n_samples: int | None = None) -> tuple[TrainTest, dict, list, list | None]:
+    "(train and test images, teacher models, student names, class subset or None) for the distillation section."
+    profile = get_profile(profile)
+    grid = profile.distill
+    if profile.pretrained and train_dir is None:
+        raise ValueError(f'the {profile.name} profile trains its students on an ImageNet train folder: pass train_dir')
+    workload = load_workload(profile, teachers, data_dir, weights_dir, n_per_class, seed,
+                             profile.n_samples if n_samples is None else n_samples)
+    if not (profile.pretrained and grid and grid.n_classes):
+        train = load_imagenet(train_dir, train_per_class) if profile.pretrained else workload.train
+        return TrainTest(train, workload.test), workload.models, list(students), None
+    classes, size = even_classes(grid.n_classes), grid.image_size or IMAGENET_SIZE
+    test = load_imagenet(data_dir, grid.test_per_class or n_per_class, seed, size, classes=classes)
+    train = load_imagenet(train_dir, train_per_class, 0, size, classes=classes)
+    return (TrainTest(train, test), {t: subset_teacher(m, classes) for t, m in workload.models.items()},
+            [student_variant(s, len(classes), grid.image_size) for s in students], classes)

@@ -35,7 +35,10 @@ class DistillGrid:
     students: tuple
     seeds: tuple
     train_per_class: int
-    recipe: Recipe            # how the students are trained
+    recipe: Recipe                      # how the students are trained
+    n_classes: int | None = None        # pretrained: students learn this many evenly spaced classes; None: all
+    image_size: int | None = None       # pretrained: images and students at this size (px); None: canonical
+    test_per_class: int | None = None   # pretrained, with n_classes: validation images per class to test on
 
 @dataclass(frozen=True)
 class Profile:
@@ -85,8 +88,8 @@ class Profile:
 
 # %% ../nbs/12_profiles.ipynb #b618c31f
 _MINI_RECIPE, _SMOKE_RECIPE = Recipe(), Recipe(epochs=2)
-# the paper's students: full-size timm architectures trained from scratch on a GPU
-_PAPER_STUDENT_RECIPE = Recipe(epochs=30, batch_size=128, warmup_epochs=3, threads=None, device='cuda')
+# the paper's students: full-size timm architectures trained from scratch on a GPU, on 100 classes at 128 px
+_PAPER_STUDENT_RECIPE = Recipe(epochs=40, batch_size=256, warmup_epochs=3, threads=None, device='cuda')
 _DIGITS_ATTACK, _IMAGENET_ATTACK = AttackConfig(eps=32 / 255), AttackConfig(eps=8 / 255)
 
 PROFILES: dict[str, Profile] = {}
@@ -118,7 +121,8 @@ register_profile(Profile(
                   'deit_small_patch16_224', 'swin_tiny_patch4_window7_224', 'resmlp_24_224'),
     n_clusters=10, figure1_pairs=FIGURE1_PAIRS,
     distill=DistillGrid(('regnety_032', 'swin_tiny_patch4_window7_224', 'resmlp_24_224', 'convnext_tiny'),
-                        ('resnet50', 'deit_small_patch16_224'), (0,), 10, _PAPER_STUDENT_RECIPE)))
+                        ('resnet50', 'deit_small_patch16_224'), (0,), 300, _PAPER_STUDENT_RECIPE,
+                        n_classes=100, image_size=128, test_per_class=50)))
 register_profile(Profile(
     'release', "the analyses on the authors' published files (SAT_release.csv, Model Feature_release.csv)",
     images=None, sections=('feature_importance', 'clustering'), n_clusters=10, figure1_pairs=FIGURE1_PAIRS))

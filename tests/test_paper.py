@@ -14,7 +14,9 @@ from simarch.components import COMPONENTS
 from simarch.paper_zoo import AUTHORS_TABLE, paper_models
 from simarch.pixel import PixelModel
 from simarch.pretrained import WeightsError, load_pretrained
-from simarch.profiles import PROFILES, get_profile, load_workload, register_profile
+from simarch.distill import distill_grid, distillation_inputs, even_classes
+from simarch.profiles import PROFILES, DistillGrid, get_profile, load_workload, register_profile
+from simarch.train import Recipe
 from simarch.registry import UnknownModelError, components_table, get_spec, register_pretrained, registered_names
 from simarch.release import read_components_csv
 
@@ -210,3 +212,21 @@ def test_reproduce_runs_the_sections_on_pretrained_models(imagenet, weights, tmp
     assert list(zoo.model) == ['my_vit', 'my_effnet', 'my_lcnet'] and (zoo.test_acc == 0.001).all()
     assert list(pd.read_csv(out/'sat.csv', index_col=0).index) == list(zoo.model)
     assert len(pd.read_csv(out/'ensemble.csv')) == 2 * 3        # 3 pairs, clean and noisy images
+
+def test_distillation_on_a_class_subset_of_pretrained_models(imagenet, weights, tmp_path, tmp_cache):
+    "The paper profile's distillation recipe on tiny models: 10 classes at 64 px, students built for them."
+    train = synset_folder(tmp_path/'train', per_class=2)
+    grid = DistillGrid(('tiny_vit', 'tiny_lcnet'), ('tiny_mobilevit',), (0,), 2, Recipe(epochs=1, batch_size=8),
+                       n_classes=10, image_size=64, test_per_class=1)
+    profile = replace(get_profile('tiny-paper'), name='tiny-distill', distill=grid)
+    data, teachers, students, classes = distillation_inputs(profile, list(grid.teachers), list(grid.students), 2,
+                                                            imagenet, train, weights, n_per_class=1)
+    assert classes == even_classes(10) == list(range(0, 1000, 100)) and students == ['tiny_mobilevit-10c-64px']
+    assert data.train.x.shape[1:] == (3, 64, 64) and data.train.y.tolist() == sorted(list(range(10)) * 2)
+    assert len(data.test) == 10 and data.test.classes == tuple(imagenet_synsets()[c] for c in classes)
+    with torch.no_grad(): assert teachers['tiny_vit'].module(data.test.x[:2]).shape == (2, 10)
+    assert get_spec(students[0]).build().net.get_classifier().out_features == 10
+    table, sat = distill_grid(list(grid.teachers), students, [0], data, None, grid.recipe, profile.attack_with(steps=2),
+                              2, teacher_models=teachers)
+    assert len(table) == 2 and table.acc_baseline.between(0, 1).all() and table.acc_distilled.between(0, 1).all()
+    assert list(sat.index) == ['tiny_vit', 'tiny_lcnet', 'tiny_mobilevit-10c-64px@0']

@@ -119,7 +119,7 @@ def settings_rankings(sat: pd.DataFrame, components: pd.DataFrame, grid: dict = 
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
         imp = shap_importance(X, y, seed, **setting)[0]
-        rows.append({**setting, **{f'rank_{r + 1}': imp.index[r] for r in range(top)}})
+        rows.append({'model': 'xgboost', **setting, **{f'rank_{r + 1}': imp.index[r] for r in range(top)}})
     return pd.DataFrame(rows)
 
 def linear_importance(sat: pd.DataFrame, components: pd.DataFrame) -> pd.Series:

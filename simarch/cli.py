@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--sat-csv', default=None, help="release profile: the authors' SAT_release.csv (path or URL)")
     r.add_argument('--components-csv', default=None,
                    help='release profile: the authors\' "Model Feature_release.csv" (path or URL)')
-    s = sub.add_parser('sat',
-                       help='compute the SAT matrix of a zoo and write sat.csv, transfer.csv, joint.csv, meta.json')
+    s = sub.add_parser('sat', help='compute the SAT matrix of a zoo and write the results contract (sat.csv, '
+                       'sat_adjusted.csv, sat_ci.csv, transfer.csv, joint.csv, meta.json, records.safetensors)')
     s.add_argument('--profile', '--zoo', dest='profile', default=None,
                    help='profile whose models to use (smoke, mini, paper); default: $SIMARCH_PROFILE, else mini')
     s.add_argument('--out', required=True, help='output folder')
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                    help='bf16: attack under bf16 autocast (faster on GPUs; changes results slightly)')
     s.add_argument('--n-samples', type=int, default=None, help="evaluation samples (default: the profile's; smoke 100)")
     s.add_argument('--seed', type=int, default=0, help='seed of random starts and sample choice')
+    s.add_argument('--n-boot', type=int, default=None,
+                   help="bootstrap resamples of the images for sat_ci.csv (default: the profile's, 1000)")
     s.add_argument('--threads', type=int, default=2, help='torch CPU threads (results depend on it at the last bit)')
     _workload_args(s)
     s.add_argument('--expected', default=None,
@@ -104,7 +106,8 @@ def _sat(args):
     attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
     runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last)
     res = run_sat(profile, _names(args.models), attack, runtime, args.out, n_samples=args.n_samples, seed=args.seed,
-                  data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class, expected=args.expected)
+                  data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class, expected=args.expected,
+                  n_boot=args.n_boot)
     print(f'SAT of {len(res.records.models)} models on {res.meta["n_samples"]} samples in {res.meta["wall_time_s"]} s '
           f'-> {args.out}')
 

@@ -14,8 +14,8 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import adjusted_rand_score
 
 # %% auto #0
-__all__ = ['sat_affinity', 'eigengap_k', 'spectral_clusters', 'cluster_stability', 'tsne_map', 'co_clustering_over_seeds',
-           'score_pairs', 'merged_pairs', 'cluster_representatives', 'map_labels']
+__all__ = ['sat_affinity', 'eigengap_k', 'spectral_clusters', 'cluster_stability', 'tsne_map', 'clusters_over_matrices',
+           'co_clustering_over_seeds', 'score_pairs', 'merged_pairs', 'cluster_representatives', 'map_labels']
 
 # %% ../nbs/18_cluster.ipynb #7a08976c
 def sat_affinity(sat: pd.DataFrame) -> np.ndarray:
@@ -69,6 +69,14 @@ def tsne_map(sat: pd.DataFrame, seed: int = 0, perplexity: float | None = None) 
     perplexity = perplexity or max(2.0, min(10.0, (len(sat) - 1) / 3))
     xy = TSNE(2, metric='precomputed', init='random', perplexity=perplexity, random_state=seed).fit_transform(d)
     return pd.DataFrame(xy, index=sat.index, columns=['x', 'y'])
+
+# %% ../nbs/18_cluster.ipynb #6453628b
+def clusters_over_matrices(matrices, n_clusters: int, seed: int = 0) -> tuple[pd.DataFrame, list]:
+    "Co-clustering share of every pair at `n_clusters` over `matrices`, and each matrix's eigengap k."
+    names = list(matrices[0].index)
+    labels = np.stack([spectral_clusters(m.loc[names, names], n_clusters, seed).to_numpy() for m in matrices])
+    co = (labels[:, :, None] == labels[:, None, :]).mean(0)
+    return pd.DataFrame(co, index=names, columns=names), [eigengap_k(sat_affinity(m)) for m in matrices]
 
 # %% ../nbs/18_cluster.ipynb #ddd12685
 def co_clustering_over_seeds(sat: pd.DataFrame, n_clusters: int, seeds=range(10)) -> pd.DataFrame:

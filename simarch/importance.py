@@ -17,7 +17,8 @@ from .components import COMPONENTS
 
 # %% auto #0
 __all__ = ['XGB_PARAMS', 'XGB_GRID', 'pair_features', 'pair_targets', 'model_folds', 'shap_importance', 'Importance',
-           'component_importance', 'importance_resamples', 'rank_shares', 'settings_rankings', 'linear_importance']
+           'component_importance', 'importance_resamples', 'rank_shares', 'importance_of_matrices', 'settings_rankings',
+           'linear_importance']
 
 # %% ../nbs/17_importance.ipynb #2583fc36
 def pair_features(components: pd.DataFrame) -> pd.DataFrame:
@@ -107,6 +108,16 @@ def rank_shares(resamples: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     ranks = resamples.rank(axis=1, ascending=False, method='first')
     shares = pd.DataFrame({f'rank_{r}': (ranks == r).mean() for r in range(1, top + 1)})
     return shares.loc[resamples.mean().sort_values(ascending=False).index].rename_axis('component')
+
+def importance_of_matrices(matrices, components: pd.DataFrame, seed: int = 0, **xgb_params) -> pd.DataFrame:
+    "Mean |SHAP| per component (columns) for each SAT matrix of `matrices` (rows), e.g. bootstrap matrices."
+    rows = []
+    for sat in matrices:
+        X = pair_features(components.loc[list(sat.index)])
+        y = pair_targets(sat, X.index)
+        ok = np.isfinite(y.to_numpy())
+        rows.append(shap_importance(X[ok], y[ok], seed, **xgb_params)[0])
+    return pd.DataFrame(rows).reset_index(drop=True)[list(COMPONENTS.values())]
 
 XGB_GRID = dict(max_depth=(2, 3, 6), n_estimators=(100, 200, 500), learning_rate=(0.05, 0.1))
 

@@ -4,17 +4,19 @@
 
 # %% ../nbs/12_profiles.ipynb #db10f35f
 from __future__ import annotations
-import os
+import json, os, subprocess, sys
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
 import timm
+from safetensors.torch import load_model
 from tqdm.auto import tqdm
 
 from .attack import AttackConfig
 from .components import COMPONENTS
+from .core import cache_dir
 from .data import IMAGENET_SIZE, ImageSet, check_imagenet_folder, load_digits, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
@@ -25,7 +27,7 @@ from .train import Recipe, train_zoo
 
 # %% auto #0
 __all__ = ['PROFILES', 'DistillGrid', 'Profile', 'register_profile', 'register_models_csv', 'get_profile', 'default_profile',
-           'Workload', 'load_workload']
+           'Workload', 'load_workload', 'emulated_machine_models']
 
 # %% ../nbs/12_profiles.ipynb #f0050b4c
 @dataclass(frozen=True)
@@ -55,10 +57,12 @@ class Profile:
     eps_sweep: tuple = ()                 # attack radii compared in the similarity section
     sweep_models: tuple = ()              # ... on these models
     transfer_target: float | None = None  # mean off-diagonal transfer the sweep calibrates the radius to
-    n_boot: int = 1000                    # bootstrap resamples of the ensemble section
+    n_boot: int = 1000                    # bootstrap resamples: SAT intervals, the ensemble section
     distill: DistillGrid | None = None
     n_clusters: int | None = None         # None: the eigengap choice
     figure1_pairs: tuple = ()             # model pairs the clustering is scored on (the paper's Figure 1)
+    seed_models: tuple = ()               # trained models retrained from another seed to measure retraining noise
+    machine_models: tuple = ()            # trained models retrained on an emulated other CPU (machine variation)
     sections: tuple | None = None         # the paper sections it runs; None: all
 
     def attack_with(self, eps=None, steps: int | None = None, alpha: float | None = None, norm: str | None = None,
@@ -106,12 +110,15 @@ register_profile(Profile(
     tuple(mini_zoo_table().index), recipe=_MINI_RECIPE, attack=_DIGITS_ATTACK, min_accuracy=0.90,
     eps_sweep=(8 / 255, 16 / 255, 32 / 255, 48 / 255),
     sweep_models=('resnet', 'convnext', 'mixer_p8', 'vit_p8', 'swin_p4', 'levit'),
+    seed_models=('convnext', 'densenet', 'regnety', 'botnet', 'vit_p8', 'deit_p8', 'swin_p4', 'mixer_p8', 'gmlp_p8',
+                 'levit', 'coatnet', 'mobilevit'),
+    machine_models=('convnext', 'vit_p8', 'mixer_p8', 'levit'),
     distill=DistillGrid(('resnet', 'swin_p4', 'gmlp_p8', 'coatnet'), ('convnext', 'vit_gap_p8', 'mixer_p8'), (0, 1),
                         50, _MINI_RECIPE)))
 register_profile(Profile(
     'smoke', 'five mini models trained for 2 epochs, 100 samples: exercises every section in a few minutes',
     ('resnet', 'resnet_s1', 'convnext', 'mixer_p8', 'vit_p8'), recipe=_SMOKE_RECIPE, attack=_DIGITS_ATTACK,
-    n_samples=100, n_boot=200,
+    n_samples=100, n_boot=200, seed_models=('vit_p8',), machine_models=('vit_p8',),
     distill=DistillGrid(('resnet', 'vit_p8'), ('convnext', 'mixer_p8'), (0,), 50, _SMOKE_RECIPE)))
 register_profile(Profile(
     'paper', "the paper's 69 pretrained timm models on an ImageNet validation folder (GPU)",
@@ -125,7 +132,7 @@ register_profile(Profile(
                         n_classes=100, image_size=128, test_per_class=50)))
 register_profile(Profile(
     'release', "the analyses on the authors' published files (SAT_release.csv, Model Feature_release.csv)",
-    images=None, sections=('feature_importance', 'clustering'), n_clusters=10, figure1_pairs=FIGURE1_PAIRS))
+    images=None, sections=('feature_importance', 'clustering', 'trust'), n_clusters=10, figure1_pairs=FIGURE1_PAIRS))
 
 # %% ../nbs/12_profiles.ipynb #014acd61
 def register_models_csv(path: str | Path, profile: str | None = None) -> Profile:
@@ -208,3 +215,27 @@ def load_workload(profile: str | Profile, names: list[str] | None = None,
     test = select_samples(digits.test, n_samples, seed)          # bad n_samples fails before training
     return Workload(train_zoo(names, digits, profile.recipe), test, digits.train,
                     dict(name='sklearn digits test split', recipe=asdict(profile.recipe)))
+
+# %% ../nbs/12_profiles.ipynb #9eebf7be
+def emulated_machine_models(profile: str | Profile, names: list[str], env: dict | None = None,
+                            label: str = 'cpu-default') -> dict[str, ZooModel]:
+    "`names` trained as on another machine: in a process with `env` (default: PyTorch's portable CPU kernels)."
+    profile = get_profile(profile)
+    if profile.pretrained: raise ValueError(f'the {profile.name} profile has pretrained models: nothing to retrain')
+    for n in names: get_spec(n)
+    env = {'ATEN_CPU_CAPABILITY': 'default'} if env is None else env
+    code = ('import json, sys; from simarch.core import cache_dir; from simarch.data import load_digits; '
+            'from simarch.profiles import get_profile; from simarch.train import train_zoo; '
+            'zoo = train_zoo(sys.argv[2:], load_digits(), get_profile(sys.argv[1]).recipe); '
+            "print(json.dumps({n: str(cache_dir('models')/m.source.partition(':')[2]) for n, m in zoo.items()}))")
+    done = subprocess.run([sys.executable, '-c', code, profile.name, *names], capture_output=True, text=True,
+                          env={**os.environ, **env, 'SIMARCH_CACHE': str(cache_dir('emulated', label))})
+    if done.returncode: raise RuntimeError(f'training under {env} failed:\n{done.stderr[-2000:]}')
+    paths = json.loads(done.stdout.strip().splitlines()[-1])
+    trained = {}
+    for n in names:
+        module = get_spec(n).build()
+        load_model(module.net, paths[n], strict=True)
+        trained[n] = module.eval()
+    return {f'{n}@{label}': ZooModel.from_module(f'{n}@{label}', m, source=f'{label}: {paths[n]}')
+            for n, m in trained.items()}

@@ -17,7 +17,9 @@ from safetensors.torch import save_file
 from .core import atomic_path
 
 # %% auto #0
-__all__ = ['EPS_S', 'TransferRecords', 'save_records', 'load_records', 'sat_checks']
+__all__ = ['EPS_S', 'MEASURES', 'TransferRecords', 'bootstrap_sat', 'sat_intervals', 'Effects', 'model_effects', 'adjusted_sat',
+           'directed_effects', 'similarity', 'nearest_neighbours', 'separation_auc', 'save_records', 'load_records',
+           'sat_checks']
 
 # %% ../nbs/13_records.ipynb #10f5b368
 EPS_S = 0.01  # the floor, in percent: ln(0.01) = -4.61 mirrors the ceiling ln(100) = 4.61
@@ -62,15 +64,119 @@ class TransferRecords:
         return torch.where(j > 0, torch.log(rate.clamp_min(eps_s)), torch.nan)
 
     def frames(self, eps_s: float = EPS_S) -> dict[str, pd.DataFrame]:
-        "SAT, transfer and joint matrices as DataFrames indexed and labelled by model name."
+        "SAT, adjusted SAT (below), transfer and joint matrices as DataFrames indexed and labelled by model name."
         mk = lambda a: pd.DataFrame(a.numpy(), index=list(self.models), columns=list(self.models))
-        return {'sat': mk(self.sat(eps_s)), 'transfer': mk(self.transfer()), 'joint': mk(self.joint())}
+        sat = mk(self.sat(eps_s))
+        return {'sat': sat, 'sat_adjusted': adjusted_sat(sat), 'transfer': mk(self.transfer()),
+                'joint': mk(self.joint())}
 
     def flagged(self, min_joint: int = 30) -> list[tuple[str, str, int]]:
         "Pairs whose X_AB has fewer than `min_joint` samples: their SAT is noisy."
         j = self.joint()
         return [(a, b, int(j[i, k])) for i, a in enumerate(self.models) for k, b in enumerate(self.models)
                 if i < k and j[i, k] < min_joint]
+
+# %% ../nbs/13_records.ipynb #85237b1e
+def bootstrap_sat(rec: TransferRecords, n_boot: int = 1000, seed: int = 0, eps_s: float = EPS_S) -> torch.Tensor:
+    "(n_boot, K, K) SAT matrices, each on a resample (with replacement) of the samples; NaN where X_AB is empty."
+    if n_boot < 1: raise ValueError(f'n_boot must be >= 1, got {n_boot}')
+    k, n = len(rec.models), len(rec.ids)
+    g = torch.Generator().manual_seed(seed)
+    weights = torch.stack([torch.bincount(torch.randint(n, (n,), generator=g), minlength=n)
+                           for _ in range(n_boot)]).double()                               # (B, N)
+    joint_mask = rec.joint_mask()
+    joint = (joint_mask.reshape(k * k, n).double() @ weights.T).T.reshape(n_boot, k, k)
+    counts = ((rec.fooled & joint_mask).reshape(k * k, n).double() @ weights.T).T.reshape(n_boot, k, k)
+    rate = 100 * (counts + counts.transpose(1, 2)) / (2 * joint.clamp_min(1))
+    return torch.where(joint > 0, torch.log(rate.clamp_min(eps_s)), torch.nan)
+
+def sat_intervals(rec: TransferRecords, n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
+                  eps_s: float = EPS_S) -> pd.DataFrame:
+    "One row per pair (a before b): `sat`, the bootstrap `ci_low`, `ci_high` and `n_joint` = |X_AB|."
+    boot = bootstrap_sat(rec, n_boot, seed, eps_s).numpy()
+    i, j = np.triu_indices(len(rec.models), 1)
+    lo, hi = np.nanquantile(boot[:, i, j], [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    names = np.array(rec.models)
+    return pd.DataFrame({'model_a': names[i], 'model_b': names[j], 'sat': rec.sat(eps_s).numpy()[i, j],
+                         'ci_low': lo, 'ci_high': hi, 'n_joint': rec.joint().numpy()[i, j]})
+
+# %% ../nbs/13_records.ipynb #6455019a
+@dataclass
+class Effects:
+    "Per-model effects of a SAT matrix: SAT(i,j) ~ `mu` + `effect[i]` + `effect[j]`."
+    mu: float
+    effect: pd.Series     # per model, centred
+    r2: float             # share of the off-diagonal variance explained by the effects
+
+def _pair_design(k: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    X = np.zeros((len(i), k + 1)); X[:, 0] = 1
+    np.add.at(X, (np.arange(len(i)), i + 1), 1); np.add.at(X, (np.arange(len(i)), j + 1), 1)
+    return X
+
+def model_effects(sat: pd.DataFrame) -> Effects:
+    "Least-squares fit of SAT(i,j) = mu + a_i + a_j over the finite off-diagonal pairs (a centred)."
+    k = len(sat)
+    if k < 3: raise ValueError(f'per-model effects need at least 3 models, got {k}')
+    i, j = np.triu_indices(k, 1)
+    y = sat.to_numpy(dtype=float)[i, j]
+    ok = np.isfinite(y)
+    X = _pair_design(k, i[ok], j[ok])
+    coef = np.linalg.lstsq(X, y[ok], rcond=None)[0]
+    a = coef[1:] - coef[1:].mean()
+    mu = coef[0] + 2 * coef[1:].mean()
+    resid = y[ok] - X @ coef
+    r2 = 1 - resid.var() / y[ok].var() if y[ok].var() > 0 else float('nan')
+    return Effects(float(mu), pd.Series(a, index=sat.index, name='effect'), float(r2))
+
+def adjusted_sat(sat: pd.DataFrame) -> pd.DataFrame:
+    "SAT(i,j) - a_i - a_j off the diagonal (the white-box diagonal kept); NaN off the diagonal for < 3 models."
+    s = sat.to_numpy(dtype=float)
+    off = ~np.eye(len(s), dtype=bool)
+    if len(s) < 3: adj = np.where(off, np.nan, s)
+    else:
+        a = model_effects(sat).effect.to_numpy()
+        adj = np.where(off, s - a[:, None] - a[None, :], s)
+    return pd.DataFrame(adj, index=sat.index, columns=sat.columns)
+
+def directed_effects(transfer: pd.DataFrame, floor: float = 0.5) -> tuple[float, pd.Series, pd.Series, float]:
+    "logit(transfer %/100) ~ mu + source + target over off-diagonal cells: (mu, source, target, R^2)."
+    t = np.clip(transfer.to_numpy(dtype=float), floor, 100 - floor) / 100
+    k = len(t)
+    if k < 3: raise ValueError(f'directed effects need at least 3 models, got {k}')
+    src, tgt = np.where(~np.eye(k, dtype=bool))
+    y = np.log(t[src, tgt] / (1 - t[src, tgt]))
+    ok = np.isfinite(y)
+    X = np.zeros((ok.sum(), 2 * k + 1)); X[:, 0] = 1
+    X[np.arange(ok.sum()), 1 + src[ok]] = 1; X[np.arange(ok.sum()), 1 + k + tgt[ok]] = 1
+    coef = np.linalg.lstsq(X, y[ok], rcond=None)[0]
+    s_eff, t_eff = coef[1:k + 1] - coef[1:k + 1].mean(), coef[k + 1:] - coef[k + 1:].mean()
+    resid = y[ok] - X @ coef
+    names = transfer.index
+    return (float(coef[0] + coef[1:k + 1].mean() + coef[k + 1:].mean()), pd.Series(s_eff, index=names, name='source'),
+            pd.Series(t_eff, index=names, name='target'), float(1 - resid.var() / y[ok].var()))
+
+MEASURES = ('sat', 'adjusted')
+
+def similarity(sat: pd.DataFrame, measure: str = 'sat') -> pd.DataFrame:
+    "The similarity matrix an analysis works on: raw SAT or adjusted SAT."
+    if measure not in MEASURES: raise ValueError(f'measure must be one of {MEASURES}, got {measure!r}')
+    return sat if measure == 'sat' else adjusted_sat(sat)
+
+# %% ../nbs/13_records.ipynb #3351c047
+def nearest_neighbours(sim: pd.DataFrame) -> pd.Series:
+    "Each model's most similar other model under `sim`."
+    s = sim.to_numpy(dtype=float).copy()
+    np.fill_diagonal(s, -np.inf)
+    return pd.Series(np.array(sim.columns)[np.nanargmax(np.nan_to_num(s, nan=-np.inf), axis=1)], index=sim.index)
+
+def separation_auc(sim: pd.DataFrame, groups: dict) -> float:
+    "ROC AUC of `sim` for telling pairs in one group (e.g. base architecture) from pairs across groups."
+    from sklearn.metrics import roc_auc_score
+    i, j = np.triu_indices(len(sim), 1)
+    g = np.array([groups[m] for m in sim.index])
+    same, values = g[i] == g[j], sim.to_numpy(dtype=float)[i, j]
+    ok = np.isfinite(values)
+    return float(roc_auc_score(same[ok], values[ok])) if 0 < same[ok].sum() < ok.sum() else float('nan')
 
 # %% ../nbs/13_records.ipynb #5e69d737
 def save_records(rec: TransferRecords, path: str | Path) -> Path:

@@ -22,7 +22,7 @@ from .pixel import PixelModel
 
 # %% auto #0
 __all__ = ['UnknownModelError', 'timm_data_config', 'ModelSpec', 'register', 'register_pretrained', 'registered_names',
-           'get_spec', 'build_model', 'same_architecture_pairs', 'components_table', 'ZooModel']
+           'get_spec', 'build_model', 'seed_variant', 'same_architecture_pairs', 'components_table', 'ZooModel']
 
 # %% ../nbs/07_registry.ipynb #5e981cf2
 class UnknownModelError(KeyError):
@@ -123,6 +123,16 @@ def build_model(name: str) -> PixelModel:
     return get_spec(name).build()
 
 # %% ../nbs/07_registry.ipynb #cc81136f
+def seed_variant(name: str, seed: int) -> str:
+    "The registered name of trained model `name`'s architecture with initial weights and data order from `seed`."
+    spec = get_spec(name)
+    if spec.pretrained: raise ValueError(f'{name} is pretrained: only trained models have seed variants')
+    variant = f'{name}_seed{seed}'
+    if variant not in registered_names():
+        register(variant, spec.family, spec.builder, spec.components, seed=seed, fixed_config=spec.fixed_config,
+                 note=f'{name} trained from seed {seed}')
+    return variant
+
 def same_architecture_pairs(names: list[str]) -> list[tuple[str, str]]:
     "Pairs of `names` built by the same builder (same architecture, different seeds): a sanity check for SAT."
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if get_spec(a).builder is get_spec(b).builder]

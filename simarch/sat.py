@@ -18,7 +18,7 @@ from .distributed import barrier, init_distributed, launch_rank_and_world, local
 from .engine import Runtime, sharded_records
 from .pretrained import accuracy_report, expected_top1
 from .profiles import Profile, Workload, get_profile, load_workload
-from .records import EPS_S, TransferRecords, save_records
+from .records import EPS_S, TransferRecords, sat_intervals, save_records
 
 # %% auto #0
 __all__ = ['SatResult', 'accuracy_check', 'sat_meta', 'run_sat', 'attack_of', 'eps_sweep', 'calibrated_eps']
@@ -30,8 +30,11 @@ class SatResult:
     records: TransferRecords
     meta: dict
     eps_s: float = EPS_S
+    n_boot: int = 1000          # bootstrap resamples of the images for `intervals`
     @cached_property
     def frames(self) -> dict[str, pd.DataFrame]: return self.records.frames(self.eps_s)
+    @cached_property
+    def intervals(self) -> pd.DataFrame: return sat_intervals(self.records, self.n_boot, eps_s=self.eps_s)
     @property
     def sat(self) -> pd.DataFrame: return self.frames['sat']
     @property
@@ -45,6 +48,7 @@ class SatResult:
         for name, df in self.frames.items():
             with atomic_path(out/f'{name}.csv') as tmp:
                 df.to_csv(tmp, float_format='%.6f' if name != 'joint' else None)
+        with atomic_path(out/'sat_ci.csv') as tmp: self.intervals.to_csv(tmp, index=False, float_format='%.6f')
         save_records(self.records, out/'records.safetensors')
         write_json_atomic(out/'meta.json', self.meta)
         return out
@@ -97,6 +101,7 @@ def run_sat(profile: str | Profile | None = None,   # None: `default_profile()`
             tolerance: float = 10.0,               # pretrained: accuracy points below top-1 that flag a model
             eps_s: float = EPS_S,                  # SAT's floor, in percent
             min_joint: int = 30,                   # pairs with a smaller X_AB are flagged as noisy
+            n_boot: int | None = None,             # bootstrap resamples for `sat_ci.csv`; None: the profile's
            ) -> SatResult:
     "SAT of a profile's models (or `models`) on its evaluation images."
     t0, profile = time.time(), get_profile(profile)
@@ -111,9 +116,10 @@ def run_sat(profile: str | Profile | None = None,   # None: `default_profile()`
     if rank == 0 and distributed: barrier()
     check = accuracy_check(profile, len(workload.test), expected, tolerance, verbose=rank == 0)
     records = sharded_records(list(workload.models.values()), workload.test, attack, runtime, on_clean=check)
+    n_boot = profile.n_boot if n_boot is None else n_boot
     meta = sat_meta(profile, workload, records, attack, runtime, check.table, seed, eps_s, min_joint, world,
                     time.time() - t0)
-    result = SatResult(records, meta, eps_s)
+    result = SatResult(records, {**meta, 'n_boot': n_boot}, eps_s, n_boot)
     if out_dir is not None and rank == 0: result.write(out_dir)
     return result
 

@@ -4,9 +4,13 @@
 
 # %% ../nbs/21_sections.ipynb #18c41900
 from __future__ import annotations
-import os, time
+import os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
 
 from .core import figures_dir, project_root
 from .distributed import launch_rank_and_world
@@ -14,7 +18,7 @@ from .profiles import Profile, get_profile
 
 # %% auto #0
 __all__ = ['SECTIONS', 'Section', 'register_section', 'provider', 'section_order', 'SectionRun', 'open_section', 'run_section',
-           'reproduce']
+           'compare_runs', 'reproduce']
 
 # %% ../nbs/21_sections.ipynb #8687a852
 @dataclass(frozen=True)
@@ -54,8 +58,8 @@ register_section(Section(
 register_section(Section(
     'similarity', 'paper/10_similarity.ipynb',
     "the paper's similarity matrix: SAT between every pair of models, clustered heatmap",
-    ('sat.csv', 'transfer.csv', 'joint.csv', 'meta.json', 'records.safetensors', 'sat.png', 'sat_checks.csv',
-     'eps_sweep.csv'), conditional={'eps_sweep.csv': 'eps_sweep'}, distributed=True))
+    ('sat.csv', 'sat_adjusted.csv', 'sat_ci.csv', 'transfer.csv', 'joint.csv', 'meta.json', 'records.safetensors',
+     'sat.png', 'sat_checks.csv', 'eps_sweep.csv'), conditional={'eps_sweep.csv': 'eps_sweep'}, distributed=True))
 register_section(Section(
     'feature_importance', 'paper/20_feature_importance.ipynb',
     "the paper's feature importance: XGBoost + SHAP of SAT on shared components",
@@ -76,6 +80,13 @@ register_section(Section(
     conditional={f: 'distill' for f in ('distillation.csv', 'distillation_sat.csv', 'distillation_meta.json',
                                         'distillation.png')},
     distributed=True))
+register_section(Section(
+    'trust', 'paper/60_trust.ipynb',
+    'beyond the paper: how far to trust SAT (intervals, retraining noise, SAT without per-model effects)',
+    ('trust_effects.csv', 'trust_neighbours.csv', 'trust_measures.csv', 'trust_importance.csv', 'trust_clusters.csv',
+     'trust_ensemble.csv', 'trust_seeds.csv', 'trust_adjusted.png', 'trust_noise.png'),
+    inputs=('sat.csv', 'sat_ci.csv', 'records.safetensors', 'meta.json', 'ensemble.csv'),
+    conditional={'trust_ensemble.csv': 'images', 'trust_noise.png': 'images', 'trust_seeds.csv': 'seed_models'}))
 
 def section_order(names: list[str]) -> list[str]:
     "`names` in registration order, except that every section runs after the sections whose files it reads."
@@ -155,6 +166,43 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
             raise RuntimeError(f'section {name} wrote undeclared files {", ".join(extra)} in {out} (see {run})')
     return run
 
+def _conclusions(folder: Path) -> dict:
+    "The run's yes/no and categorical conclusions that its prose states, read from its files."
+    found, read = {}, lambda f: pd.read_csv(folder/f) if (folder/f).exists() else None
+    if (checks := read('sat_checks.csv')) is not None:
+        found.update({f'check: {c}': bool(h) for c, h in zip(checks.check, checks.holds)})
+    if (fi := read('feature_importance.csv')) is not None: found['top component'] = fi.component.iloc[0]
+    if (cl := read('clusters.csv')) is not None: found['number of clusters'] = int(cl.cluster.nunique())
+    if (f1 := read('figure1_pairs.csv')) is not None: found['Figure 1 score'] = int(f1.same_cluster.sum())
+    if (ens := read('ensemble_stats.csv')) is not None:
+        for r in ens[ens.statistic == 'spearman'].itertuples():
+            found[f'ensemble {r.variant}: Spearman(gain, SAT) excludes 0'] = bool(r.ci_low > 0 or r.ci_high < 0)
+    return found
+
+def compare_runs(reference: str | Path, current: str | Path, min_spearman: float = 0.9) -> tuple[pd.DataFrame, str]:
+    "Compare a run's files with a reference run's: one row per matrix and per conclusion, and a summary line."
+    reference, current = Path(reference), Path(current)
+    rows = []
+    for f in ('sat.csv', 'sat_adjusted.csv', 'transfer.csv'):
+        if not ((reference/f).exists() and (current/f).exists()): continue
+        a, b = (pd.read_csv(d/f, index_col=0) for d in (reference, current))
+        if list(a.index) != list(b.index):
+            rows.append(dict(item=f, reference='other models', current='', within_tolerance=False)); continue
+        off = ~np.eye(len(a), dtype=bool)
+        rho = spearmanr(a.to_numpy()[off], b.to_numpy()[off], nan_policy='omit').statistic
+        rows.append(dict(item=f, reference='', current=f'Spearman {rho:.3f}, largest difference '
+                         f'{np.nanmax(np.abs(a.to_numpy() - b.to_numpy())):.3f}', within_tolerance=rho >= min_spearman))
+    then, now = _conclusions(reference), _conclusions(current)
+    rows += [dict(item=k, reference=v, current=now.get(k), within_tolerance=now.get(k) == v) for k, v in then.items()]
+    table = pd.DataFrame(rows, columns=['item', 'reference', 'current', 'within_tolerance'])
+    sat_row = table[table.item == 'sat.csv']
+    flips = table[table.item.isin(list(then)) & ~table.within_tolerance]
+    summary = (f'SAT matrix: {sat_row.current.iloc[0] if len(sat_row) else "not compared"} with the reference; '
+               f'{len(flips)} of {len(then)} conclusions changed'
+               + (': ' + '; '.join(f'{r.item}: {r.reference} -> {r.current}' for r in flips.itertuples())
+                  if len(flips) else ''))
+    return table, summary
+
 def reproduce(profile: str | Profile | None = None, only: list[str] | None = None, out_dir: str | Path | None = None,
               **parameters) -> dict[str, float]:
     "Run every section of `profile` (or `only` these) in dependency order with papermill; seconds per section."
@@ -179,6 +227,8 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
         names = [n for n in names if SECTIONS[n].distributed]
         out_dir = project_root()/'_runs'/profile.name/f'rank{rank}'/'figures'
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
+    reference = Path(tempfile.mkdtemp(prefix='simarch-reference-'))     # the files this run will replace
+    for f in out.glob('*.csv') if out.is_dir() else []: shutil.copy2(f, reference/f.name)
     times = {}
     for n in section_order(names):
         t0 = time.time()
@@ -186,4 +236,8 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
         run_section(n, profile, out, **parameters)
         times[n] = round(time.time() - t0, 1)
         print(f'[{profile.name}] {n}: done in {times[n]} s -> {out}', flush=True)
+    if rank == 0 and any(reference.iterdir()):
+        table, summary = compare_runs(reference, out)
+        print(f'[{profile.name}] against the files this run replaced: {summary}', flush=True)
+    shutil.rmtree(reference, ignore_errors=True)
     return times

@@ -68,6 +68,29 @@ def test_clustering_scores_the_paper_figure1_pairs(tmp_path):
     assert len(scored) == 10 and scored.same_cluster.all() and (scored.co_seeds == 1).all()
     assert pd.read_csv(tmp_path/'D'/'clusters.csv').cluster.nunique() == 10      # the release profile's k
 
+def test_trust_section_on_release_files_finds_the_model_effects(tmp_path):
+    "Release-format SAT = base-architecture structure + strong per-model effects: the section measures both."
+    names = list(get_profile('mini').models)[:16]
+    comps = components_table(names).drop(columns='family')
+    comps['base'] = np.repeat(['CNN', 'Transformer', 'MLP-Mixer', 'Hybrid'], 4)   # four groups of four
+    rng = np.random.default_rng(2)
+    base = comps.base.to_numpy()
+    effect = rng.normal(0, 0.6, len(names)); effect -= effect.mean()
+    s = 2.5 + 0.8 * (base[:, None] == base[None, :]) + effect[:, None] + effect[None, :]
+    s = s + rng.normal(0, 0.05, s.shape); s = (s + s.T) / 2; np.fill_diagonal(s, 4.6)
+    sat_csv, comp_csv = write_release(pd.DataFrame(s, index=names, columns=names), comps, tmp_path/'files')
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'release', '--only', 'trust',
+                        '--sat-csv', str(sat_csv), '--components-csv', str(comp_csv), '--out', str(tmp_path/'D')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    effects = pd.read_csv(tmp_path/'D'/'trust_effects.csv', index_col=0)
+    assert np.corrcoef(effects.effect[names], effect)[0, 1] > 0.95
+    measures = pd.read_csv(tmp_path/'D'/'trust_measures.csv', index_col=0)
+    assert measures.loc['adjusted', 'base architecture'] > measures.loc['sat', 'base architecture']
+    assert measures.loc['adjusted', 'base architecture'] > 0.9
+    written = sorted(p.name for p in (tmp_path/'D').iterdir())
+    assert 'trust_seeds.csv' not in written and 'trust_noise.png' not in written      # no records, no seeds here
+
 def test_analysis_inputs_take_components_from_the_file_or_the_registry(release_files):
     sat, comps = analysis_inputs(release_files[0])                       # components from the registry
     sat2, comps2 = analysis_inputs(*release_files)                       # components from the release file

@@ -13,13 +13,14 @@ import pandas as pd
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from scipy.stats import spearmanr
 
 from .core import atomic_path
 
 # %% auto #0
 __all__ = ['EPS_S', 'MEASURES', 'TransferRecords', 'bootstrap_sat', 'sat_intervals', 'Effects', 'model_effects', 'adjusted_sat',
-           'directed_effects', 'similarity', 'nearest_neighbours', 'separation_auc', 'save_records', 'load_records',
-           'sat_checks']
+           'directed_effects', 'similarity', 'nearest_neighbours', 'separation_auc', 'pair_shift', 'save_records',
+           'load_records', 'sat_checks']
 
 # %% ../nbs/13_records.ipynb #10f5b368
 EPS_S = 0.01  # the floor, in percent: ln(0.01) = -4.61 mirrors the ceiling ln(100) = 4.61
@@ -177,6 +178,18 @@ def separation_auc(sim: pd.DataFrame, groups: dict) -> float:
     same, values = g[i] == g[j], sim.to_numpy(dtype=float)[i, j]
     ok = np.isfinite(values)
     return float(roc_auc_score(same[ok], values[ok])) if 0 < same[ok].sum() < ok.sum() else float('nan')
+
+
+def pair_shift(sat: pd.DataFrame, twin_of: dict) -> dict:
+    "How far SAT(a, b) moves to SAT(twin a, twin b) over the pairs of `twin_of`'s models: mean, max, Spearman."
+    a = list(twin_of)
+    before = sat.loc[a, a].to_numpy()
+    after = sat.loc[[twin_of[m] for m in a], [twin_of[m] for m in a]].to_numpy()
+    i, j = np.triu_indices(len(a), 1)
+    d = np.abs(after[i, j] - before[i, j])
+    rho = spearmanr(before[i, j], after[i, j]).statistic if len(i) > 2 else float('nan')
+    return dict(pairs=len(i), mean_abs_change=float(np.nanmean(d)), max_abs_change=float(np.nanmax(d)),
+                spearman=float(rho))
 
 # %% ../nbs/13_records.ipynb #5e69d737
 def save_records(rec: TransferRecords, path: str | Path) -> Path:

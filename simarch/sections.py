@@ -84,9 +84,10 @@ register_section(Section(
     'trust', 'paper/60_trust.ipynb',
     'beyond the paper: how far to trust SAT (intervals, retraining noise, SAT without per-model effects)',
     ('trust_effects.csv', 'trust_neighbours.csv', 'trust_measures.csv', 'trust_importance.csv', 'trust_clusters.csv',
-     'trust_ensemble.csv', 'trust_seeds.csv', 'trust_adjusted.png', 'trust_noise.png'),
+     'trust_ensemble.csv', 'trust_seeds.csv', 'trust_shift.csv', 'trust_adjusted.png', 'trust_noise.png'),
     inputs=('sat.csv', 'sat_ci.csv', 'records.safetensors', 'meta.json', 'ensemble.csv'),
-    conditional={'trust_ensemble.csv': 'images', 'trust_noise.png': 'images', 'trust_seeds.csv': 'seed_models'}))
+    conditional={'trust_ensemble.csv': 'images', 'trust_noise.png': 'images', 'trust_seeds.csv': 'seed_models',
+                 'trust_shift.csv': 'seed_models'}))
 
 def section_order(names: list[str]) -> list[str]:
     "`names` in registration order, except that every section runs after the sections whose files it reads."

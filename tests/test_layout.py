@@ -109,5 +109,11 @@ def test_readme_states_the_committed_results():
         f"{shares.rank_2['Normalization']:.1%}" in readme
     score = pd.read_csv(release/'figure1_pairs.csv').same_cluster.sum()
     assert f"**{score} of Figure 1's 10 pairs**" in readme
+    for profile, n in (('mini', 30), ('release', 69)):
+        r2 = pd.read_csv(ROOT/'figures'/profile/'trust_measures.csv', index_col=0).loc['adjusted'].iloc[0]
+        changed = pd.read_csv(ROOT/'figures'/profile/'trust_neighbours.csv').changed.sum()
+        assert f'{r2:.0%} of' in readme and f'{changed} of {n}' in readme.replace('\n  ', ' '), profile
+    shift = pd.read_csv(ROOT/'figures'/'mini'/'trust_shift.csv').set_index('retrained')
+    assert f'by {shift.mean_abs_change.iloc[0]:.2f} on average (at most {shift.max_abs_change.iloc[0]:.2f})' in readme
     lowest = pd.read_csv(ROOT/'figures'/'mini'/'zoo.csv').test_acc.min()
     assert f'all at >= {lowest:.1%} clean accuracy' in readme

@@ -118,7 +118,7 @@ register_profile(Profile(
 register_profile(Profile(
     'smoke', 'five mini models trained for 2 epochs, 100 samples: exercises every section in a few minutes',
     ('resnet', 'resnet_s1', 'convnext', 'mixer_p8', 'vit_p8'), recipe=_SMOKE_RECIPE, attack=_DIGITS_ATTACK,
-    n_samples=100, n_boot=200, seed_models=('vit_p8',), machine_models=('vit_p8',),
+    n_samples=100, n_boot=200, seed_models=('vit_p8',), machine_models=('resnet', 'vit_p8'),
     distill=DistillGrid(('resnet', 'vit_p8'), ('convnext', 'mixer_p8'), (0,), 50, _SMOKE_RECIPE)))
 register_profile(Profile(
     'paper', "the paper's 69 pretrained timm models on an ImageNet validation folder (GPU)",

@@ -187,6 +187,8 @@ def pair_shift(sat: pd.DataFrame, twin_of: dict) -> dict:
     after = sat.loc[[twin_of[m] for m in a], [twin_of[m] for m in a]].to_numpy()
     i, j = np.triu_indices(len(a), 1)
     d = np.abs(after[i, j] - before[i, j])
+    if not np.isfinite(d).any():          # fewer than two models, or no pair with a SAT
+        return dict(pairs=len(i), mean_abs_change=np.nan, max_abs_change=np.nan, spearman=np.nan)
     rho = spearmanr(before[i, j], after[i, j]).statistic if len(i) > 2 else float('nan')
     return dict(pairs=len(i), mean_abs_change=float(np.nanmean(d)), max_abs_change=float(np.nanmax(d)),
                 spearman=float(rho))

@@ -45,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument('--seed', type=int, default=0, help='seed of random starts and sample choice')
     s.add_argument('--n-boot', type=int, default=None,
                    help="bootstrap resamples of the images for sat_ci.csv (default: the profile's, 1000)")
-    s.add_argument('--threads', type=int, default=2, help='torch CPU threads (results depend on it at the last bit)')
+    s.add_argument('--threads', type=int, default=1,
+                   help='torch CPU threads per process (results depend on it at the last bit)')
+    s.add_argument('--workers', type=int, default=None,
+                   help='CPU worker processes, each a shard of the samples (same results whatever the number; '
+                        'default: $SIMARCH_WORKERS, else one per core)')
     _workload_args(s)
     s.add_argument('--expected', default=None,
                    help='CSV of published top-1 per model (model,top1) for the accuracy check '
@@ -104,7 +108,7 @@ def _sat(args):
     from simarch.sat import run_sat
     profile = get_profile(args.profile)
     attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
-    runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last)
+    runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last, args.workers)
     res = run_sat(profile, _names(args.models), attack, runtime, args.out, n_samples=args.n_samples, seed=args.seed,
                   data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class, expected=args.expected,
                   n_boot=args.n_boot)

@@ -4,18 +4,20 @@
 
 # %% ../nbs/00_core.ipynb #caa0cafb
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, random, tempfile, warnings
+import contextlib, hashlib, json, multiprocessing, os, platform, random, tempfile, warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['checkout_root', 'project_root', 'cache_dir', 'figures_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic',
            'fingerprint', 'library_versions', 'seed_everything', 'sample_generator', 'num_threads', 'run_batches',
-           'load_or_compute']
+           'default_workers', 'parallel_map', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #600c3247
 def _find_root(start: Path) -> Path | None:
@@ -132,6 +134,41 @@ def run_batches(fn, n: int, batch_size: int) -> list:
             continue
         start = stop
     return out
+
+# %% ../nbs/00_core.ipynb #76474b90
+def default_workers() -> int:
+    "Worker processes by default: `$SIMARCH_WORKERS`, else 1 under `torchrun`, else one per usable CPU core."
+    if env := os.environ.get('SIMARCH_WORKERS'):
+        if not env.isdigit() or int(env) < 1: raise ValueError(f'SIMARCH_WORKERS must be an integer >= 1, got {env!r}')
+        return int(env)
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1: return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+_JOBS: dict[int, tuple] = {}   # (fn, items) of the running `parallel_map`, inherited by its forked workers
+
+def _run_job(token: int, i: int):
+    fn, items = _JOBS[token]
+    return fn(items[i])
+
+def parallel_map(fn, items, workers: int | None = None, desc: str | None = None) -> list:
+    "`[fn(x) for x in items]`, in `workers` forked processes with one torch thread each (None: `default_workers()`)."
+    items = list(items)
+    workers = min(default_workers() if workers is None else workers, len(items))
+    if workers < 1 and items: raise ValueError(f'workers must be >= 1, got {workers}')
+    if workers <= 1: return [fn(x) for x in tqdm(items, desc=desc, disable=desc is None or None)]
+    token = id(items)
+    _JOBS[token] = (fn, items)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
+                                 initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            futures = [pool.submit(_run_job, token, i) for i in range(len(items))]
+            try:
+                for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=desc is None or None): pass
+            except BaseException:                     # an error or Ctrl-C: drop the jobs not started
+                for f in futures: f.cancel()
+                raise
+            return [f.result() for f in futures]
+    finally: del _JOBS[token]
 
 # %% ../nbs/00_core.ipynb #b1a891d5
 def load_or_compute(path: str | Path, compute) -> dict[str, torch.Tensor]:

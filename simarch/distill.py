@@ -11,17 +11,16 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .attack import AttackConfig
-from .core import cache_dir, fingerprint, load_or_compute
+from .core import cache_dir, fingerprint, load_or_compute, parallel_map
 from .data import IMAGENET_SIZE, ImageSet, TrainTest, load_imagenet, per_class_subset
 from .distributed import group_rank_and_world, init_distributed, local_device
 from .engine import Runtime, clean_logits, sharded_records
 from .pixel import PixelModel
 from .profiles import Profile, get_profile, load_workload
 from .registry import ZooModel, get_spec, register, registered_names
-from .train import Recipe, fit, load_or_train, predict, top1, train_zoo
+from .train import Recipe, fit, predict, top1, train_models, train_zoo
 
 # %% auto #0
 __all__ = ['KDConfig', 'kd_loss', 'even_classes', 'student_variant', 'subset_teacher', 'distilled_logits', 'distill_grid',
@@ -87,6 +86,12 @@ def subset_teacher(teacher: ZooModel, classes: list[int]) -> ZooModel:
     return ZooModel(teacher.name, module, fingerprint(teacher.key, classes), teacher.source)
 
 # %% ../nbs/20_distill.ipynb #01194279
+def _teacher_logits(teacher: ZooModel, train: ImageSet, recipe: Recipe) -> torch.Tensor:
+    "The teacher's cached logits on the students' images, computed with the students' threads wherever they train."
+    device = local_device(recipe.device)
+    teacher.module.to(device)
+    return clean_logits(teacher, train, Runtime(device=device, threads=recipe.threads, batch_size=256, workers=1))
+
 def distilled_logits(student: str, teacher: ZooModel, train: ImageSet, test: ImageSet, recipe: Recipe,
                      seed: int = 0, cfg: KDConfig = KDConfig()) -> torch.Tensor:
     "Test logits of `student` distilled from `teacher` on `train` (cached)."
@@ -97,9 +102,7 @@ def distilled_logits(student: str, teacher: ZooModel, train: ImageSet, test: Ima
                       asdict(recipe), seed, teacher.key, asdict(cfg), torch.__version__,
                       *([{'world_size': world}] if world > 1 else []))
     def run():
-        device = local_device(recipe.device)
-        teacher.module.to(device)
-        t_logits = clean_logits(teacher, train, Runtime(device=device, threads=None, batch_size=256))
+        t_logits = _teacher_logits(teacher, train, recipe)
         kd = lambda logits, idx: kd_loss(logits, t_logits[idx].to(logits.device), train.y[idx].to(logits.device), cfg)
         model = fit(spec.build(seed), train, recipe, seed, loss_fn=kd, distributed=True)
         return {'logits': predict(model, test)}
@@ -121,25 +124,25 @@ def distill_grid(teachers: list[str], students: list[str], seeds: list[int], dat
     for m in [*teachers, *students]: get_spec(m)
     train = data.train.subset(per_class_subset(data.train.y, n_per_class, seed=0))
     zoo = {t: teacher_models[t] for t in teachers} if teacher_models else train_zoo(teachers, data, teacher_recipe)
-    baselines = {f'{s}@{seed}': replace(load_or_train(s, train, student_recipe, seed=seed, distributed=True)[0],
-                                        name=f'{s}@{seed}') for s in students for seed in seeds}
+    jobs = [(s, seed) for s in students for seed in seeds]
+    baselines = {f'{s}@{seed}': replace(m, name=f'{s}@{seed}')
+                 for (s, seed), m in zip(jobs, train_models(jobs, train, student_recipe, distributed=True))}
     runtime = Runtime(device=local_device(student_recipe.device), batch_size=batch_size)
     rec = sharded_records([*zoo.values(), *baselines.values()], data.test, attack, runtime)
     sat = rec.frames()['sat']
     # the baselines' accuracy, from the records
     clean_acc = dict(zip(rec.models, rec.correct.float().mean(1).tolist()))
-    rows, bar = [], tqdm(total=len(teachers) * len(students) * len(seeds), desc='distill', unit='student')
-    for s in students:
-        for seed in seeds:
-            acc_b = clean_acc[f'{s}@{seed}']
-            for t in teachers:
-                bar.set_postfix_str(f'{t} -> {s} (seed {seed})')
-                acc_d = top1(distilled_logits(s, zoo[t], train, data.test, student_recipe, seed, cfg), data.test.y)
-                rows.append(dict(teacher=t, student=s, seed=seed, sat=float(sat.loc[t, f'{s}@{seed}']),
-                                 acc_baseline=acc_b, acc_distilled=acc_d, gain=acc_d - acc_b,
-                                 teacher_base=get_spec(t).base, student_base=get_spec(s).base))
-                bar.update()
-    bar.close()
+    for t in teachers: _teacher_logits(zoo[t], train, student_recipe)   # once, before the students share them
+    # students train side by side on the CPU (one per core), one at a time with DDP under torchrun
+    side_by_side = student_recipe.device == 'cpu' and group_rank_and_world()[1] == 1
+    grid = [(t, s, seed) for s in students for seed in seeds for t in teachers]
+    distill = lambda job: distilled_logits(job[1], zoo[job[0]], train, data.test, student_recipe, job[2], cfg).numpy()
+    rows = []
+    for (t, s, seed), logits in zip(grid, parallel_map(distill, grid, None if side_by_side else 1, desc='distill')):
+        acc_b, acc_d = clean_acc[f'{s}@{seed}'], top1(torch.from_numpy(logits), data.test.y)
+        rows.append(dict(teacher=t, student=s, seed=seed, sat=float(sat.loc[t, f'{s}@{seed}']),
+                         acc_baseline=acc_b, acc_distilled=acc_d, gain=acc_d - acc_b,
+                         teacher_base=get_spec(t).base, student_base=get_spec(s).base))
     return pd.DataFrame(rows), sat
 
 # %% ../nbs/20_distill.ipynb #1ea87e7f

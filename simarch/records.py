@@ -19,8 +19,8 @@ from .core import atomic_path
 
 # %% auto #0
 __all__ = ['EPS_S', 'MEASURES', 'TransferRecords', 'bootstrap_sat', 'sat_intervals', 'Effects', 'model_effects', 'adjusted_sat',
-           'directed_effects', 'similarity', 'nearest_neighbours', 'separation_auc', 'pair_shift', 'save_records',
-           'load_records', 'sat_checks']
+           'directed_effects', 'double_centred', 'target_normalised', 'similarity', 'nearest_neighbours',
+           'separation_auc', 'pair_shift', 'save_records', 'load_records', 'sat_checks']
 
 # %% ../nbs/13_records.ipynb #10f5b368
 EPS_S = 0.01  # the floor, in percent: ln(0.01) = -4.61 mirrors the ceiling ln(100) = 4.61
@@ -155,6 +155,20 @@ def directed_effects(transfer: pd.DataFrame, floor: float = 0.5) -> tuple[float,
     names = transfer.index
     return (float(coef[0] + coef[1:k + 1].mean() + coef[k + 1:].mean()), pd.Series(s_eff, index=names, name='source'),
             pd.Series(t_eff, index=names, name='target'), float(1 - resid.var() / y[ok].var()))
+
+def double_centred(sat: pd.DataFrame) -> pd.DataFrame:
+    "SAT minus both models' mean off-diagonal SAT plus the overall mean: the effects' closed form, no fit."
+    s = sat.to_numpy(dtype=float)
+    off = ~np.eye(len(s), dtype=bool)
+    row_mean = np.nanmean(np.where(off, s, np.nan), axis=1)
+    return pd.DataFrame(s - row_mean[:, None] - row_mean[None, :] + np.nanmean(s[off]), index=sat.index,
+                        columns=sat.columns)
+
+def target_normalised(transfer: pd.DataFrame, floor: float = 1e-4) -> pd.DataFrame:
+    "ln of the symmetrised transfer rate, each rate divided first by its target's mean off-diagonal fooled rate."
+    t = transfer.to_numpy(dtype=float)
+    t = t / np.nanmean(np.where(~np.eye(len(t), dtype=bool), t, np.nan), axis=0)[None, :]
+    return pd.DataFrame(np.log(np.clip((t + t.T) / 2, floor, None)), index=transfer.index, columns=transfer.columns)
 
 MEASURES = ('sat', 'adjusted')
 

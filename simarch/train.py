@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, warnings
 from dataclasses import dataclass, asdict
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,7 @@ from safetensors.torch import load_model, save_model
 from timm.scheduler import CosineLRScheduler
 from tqdm.auto import tqdm
 
-from .core import atomic_path, cache_dir, fingerprint, num_threads, seed_everything
+from .core import atomic_path, cache_dir, fingerprint, num_threads, parallel_map, seed_everything
 from .distributed import group_rank_and_world, local_device
 from .data import ImageSet, TrainTest
 from .pixel import PixelModel
@@ -26,7 +27,7 @@ from .registry import ModelSpec, ZooModel, get_spec
 
 # %% auto #0
 __all__ = ['TRAIN_CODE_VERSION', 'Recipe', 'fit', 'predict', 'top1', 'accuracy', 'checkpoint_key', 'checkpoint_path',
-           'load_or_train', 'train_zoo', 'zoo_summary']
+           'load_or_train', 'train_models', 'train_zoo', 'zoo_summary']
 
 # %% ../nbs/09_train.ipynb #29d5d65a
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Recipe:
     batch_size: int = 32
     warmup_epochs: int = 1
     clip_grad: float = 1.0
-    threads: int | None = 2   # float sums on the CPU depend on the thread count
+    threads: int | None = 1   # float sums on the CPU depend on the thread count; cores train models side by side
     device: str = 'cpu'
 
 # %% ../nbs/09_train.ipynb #06f7a434
@@ -138,14 +139,26 @@ def load_or_train(name: str, train: ImageSet, recipe: Recipe,
     return ZooModel(name, model.eval(), key, f'trained:{path.name}'), cached
 
 # %% ../nbs/09_train.ipynb #d2510858
-def train_zoo(names: list[str], data: TrainTest, recipe: Recipe) -> dict[str, ZooModel]:
+def _train_one(train: ImageSet, recipe: Recipe, distributed: bool, job: tuple):
+    load_or_train(job[0], train, recipe, seed=job[1], distributed=distributed)
+
+def train_models(jobs: list[tuple[str, int | None]], train: ImageSet, recipe: Recipe,
+                 workers: int | None = None,   # CPU processes for the models to train; None: one per core
+                 distributed: bool = False,    # data-parallel (DDP) across the torchrun job, one model at a time
+                ) -> list[ZooModel]:
+    "Each `(name, seed)` of `jobs` (seed None: the spec's) trained on `train` or loaded; in eval mode."
+    def cached(name, seed):
+        spec = get_spec(name)                  # a bad name fails before any training
+        key = checkpoint_key(spec, train, recipe, spec.seed if seed is None else seed, distributed)
+        return checkpoint_path(name, key).exists()
+    pending = [job for job in jobs if not cached(*job)]
+    side_by_side = recipe.device == 'cpu' and group_rank_and_world(distributed)[1] == 1
+    parallel_map(partial(_train_one, train, recipe, distributed), pending, workers if side_by_side else 1, desc='train')
+    return [load_or_train(name, train, recipe, seed, distributed)[0] for name, seed in jobs]
+
+def train_zoo(names: list[str], data: TrainTest, recipe: Recipe, workers: int | None = None) -> dict[str, ZooModel]:
     "Train or load every model in `names` on `data.train`; returns name -> model in eval mode."
-    specs = [get_spec(n) for n in names]  # fail on a bad name before any training
-    models, bar = {}, tqdm(specs, desc='zoo', unit='model')
-    for spec in bar:
-        bar.set_postfix_str(spec.name)
-        models[spec.name], _ = load_or_train(spec.name, data.train, recipe)
-    return models
+    return dict(zip(names, train_models([(n, None) for n in names], data.train, recipe, workers)))
 
 def zoo_summary(models: dict[str, ZooModel], accuracy: dict[str, float]) -> pd.DataFrame:
     "One row per model: family, the 13 components, parameter count and clean accuracy (given as name -> accuracy)."

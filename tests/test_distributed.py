@@ -13,8 +13,8 @@ TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone']
 def env_for(cache):
     return {**os.environ, 'SIMARCH_CACHE': str(cache), 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': '1'}
 
-def sat_alone(out, cache):
-    r = subprocess.run([sys.executable, '-m', 'simarch', 'sat', *ARGS, '--out', str(out)], env=env_for(cache),
+def sat_alone(out, cache, extra=('--workers', '1')):
+    r = subprocess.run([sys.executable, '-m', 'simarch', 'sat', *ARGS, '--out', str(out), *extra], env=env_for(cache),
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
 
@@ -33,6 +33,12 @@ def single(tmp_path_factory, trained_models):
     shutil.copytree(trained_models, root/'cache'/'models')
     sat_alone(root/'out', root/'cache')
     return root/'out'
+
+def test_two_workers_equal_one_process(single, cache, tmp_path):
+    "The default on a 2-core machine: forked workers, one shard of the samples each, the same files to the bit."
+    sat_alone(tmp_path/'out', cache, extra=('--workers', '2'))
+    same_files(tmp_path/'out', single)
+    assert len([d for d in (cache/'sat').iterdir() if d.is_dir()]) == 3   # all samples (clean), and two shards
 
 def test_two_ranks_equal_one_process(single, cache, tmp_path):
     p = torchrun(tmp_path/'out', cache)

@@ -18,8 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True)
     r = sub.add_parser('reproduce', help='run the paper sections with papermill')
     r.add_argument('--profile', default=None, help="default: $SIMARCH_PROFILE, else mini. smoke (a few minutes), "
-                   "mini (the embedded default, about 10 minutes on a CPU), paper (the 69 pretrained models; needs "
-                   "--data), release (the analyses on the authors' published files)")
+                   "mini (the embedded default, about 20 minutes on 2 CPU cores), paper (the 69 pretrained models; "
+                   "needs --data), release (the analyses on the authors' published files)")
     r.add_argument('--only', default=None, help='comma-separated sections to run (default: all the profile runs)')
     r.add_argument('--out', default=None, help='output folder (default: figures/<profile>/)')
     _attack_args(r)
@@ -108,7 +108,8 @@ def _sat(args):
     from simarch.sat import run_sat
     profile = get_profile(args.profile)
     attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
-    runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last, args.workers)
+    runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last,
+                      args.workers)
     res = run_sat(profile, _names(args.models), attack, runtime, args.out, n_samples=args.n_samples, seed=args.seed,
                   data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class, expected=args.expected,
                   n_boot=args.n_boot)

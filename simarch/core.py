@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['checkout_root', 'project_root', 'cache_dir', 'figures_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic',
            'fingerprint', 'library_versions', 'seed_everything', 'sample_generator', 'num_threads', 'run_batches',
-           'default_workers', 'parallel_map', 'load_or_compute']
+           'default_workers', 'progress', 'parallel_map', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #600c3247
 def _find_root(start: Path) -> Path | None:
@@ -144,6 +144,10 @@ def default_workers() -> int:
     if int(os.environ.get('WORLD_SIZE', 1)) > 1: return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
+def progress(iterable=None, show: bool = True, **kwargs):
+    "A tqdm progress bar, or none when `show` is False; `$TQDM_DISABLE` still silences it (e.g. under papermill)."
+    return tqdm(iterable, **kwargs, **({} if show else {'disable': True}))
+
 _JOBS: dict[int, tuple] = {}   # (fn, items) of the running `parallel_map`, inherited by its forked workers
 
 def _run_job(token: int, i: int):
@@ -153,9 +157,10 @@ def _run_job(token: int, i: int):
 def parallel_map(fn, items, workers: int | None = None, desc: str | None = None) -> list:
     "`[fn(x) for x in items]`, in `workers` forked processes with one torch thread each (None: `default_workers()`)."
     items = list(items)
+    if workers is not None and workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
+    if not items: return []
     workers = min(default_workers() if workers is None else workers, len(items))
-    if workers < 1 and items: raise ValueError(f'workers must be >= 1, got {workers}')
-    if workers <= 1: return [fn(x) for x in tqdm(items, desc=desc, disable=desc is None or None)]
+    if workers <= 1: return [fn(x) for x in progress(items, show=desc is not None, desc=desc)]
     token = id(items)
     _JOBS[token] = (fn, items)
     try:
@@ -163,7 +168,7 @@ def parallel_map(fn, items, workers: int | None = None, desc: str | None = None)
                                  initializer=torch.set_num_threads, initargs=(1,)) as pool:
             futures = [pool.submit(_run_job, token, i) for i in range(len(items))]
             try:
-                for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=desc is None or None): pass
+                for _ in progress(as_completed(futures), show=desc is not None, total=len(futures), desc=desc): pass
             except BaseException:                     # an error or Ctrl-C: drop the jobs not started
                 for f in futures: f.cancel()
                 raise

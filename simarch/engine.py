@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-from tqdm.auto import tqdm
 
 from .attack import AttackConfig, pgd
-from .core import cache_dir, default_workers, fingerprint, load_or_compute, num_threads, parallel_map, run_batches
+from .core import (cache_dir, default_workers, fingerprint, load_or_compute, num_threads, parallel_map,
+                          progress as progress_bar, run_batches)
 from .data import ImageSet
 from .distributed import gather_samples, launch_rank_and_world, shard_positions
 from .records import TransferRecords
@@ -74,7 +74,7 @@ def compute_records(models: list[ZooModel], images: ImageSet, attack: AttackConf
     "Cached, resumable transfer records of `models` on `images` under `attack`, in this process."
     names, n, y = [m.name for m in models], len(images), images.y
     attack_key = fingerprint(attack.record(), ENGINE_VERSION)[:16]
-    bar = tqdm(total=len(names) * (len(names) + 2), desc='SAT', unit='step', disable=not progress or None)
+    bar = progress_bar(total=len(names) * (len(names) + 2), show=progress, desc='SAT', unit='step')
     with num_threads(runtime.threads):
         root = _data_root(images, runtime)
         for m in models:

@@ -14,6 +14,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
 from .components import COMPONENTS
+from .core import progress as progress_bar
 
 # %% auto #0
 __all__ = ['XGB_PARAMS', 'XGB_GRID', 'pair_features', 'pair_targets', 'model_folds', 'shap_importance', 'Importance',
@@ -89,13 +90,12 @@ def component_importance(sat: pd.DataFrame, components: pd.DataFrame, n_splits: 
 def importance_resamples(sat: pd.DataFrame, components: pd.DataFrame, n_boot: int = 200, unit: str = 'pairs',
                          seed: int = 0, progress: bool = True, **xgb_params) -> pd.DataFrame:
     "Mean |SHAP| per component (columns) for each of `n_boot` bootstrap resamples of the pairs or the models (rows)."
-    from tqdm.auto import tqdm
     if unit not in ('pairs', 'models'): raise ValueError(f"unit must be 'pairs' or 'models', got {unit!r}")
     names = list(sat.index)
     X = pair_features(components.loc[names])
     y = pair_targets(sat, X.index)
     rng, rows = np.random.default_rng(seed), []
-    for _ in tqdm(range(n_boot), desc='importance resamples', disable=not progress):
+    for _ in progress_bar(range(n_boot), show=progress, desc='importance resamples'):
         if unit == 'pairs': idx = rng.integers(0, len(X), len(X))
         else:
             keep = set(rng.choice(names, len(names)))       # models drawn with replacement; their pairs

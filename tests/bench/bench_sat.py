@@ -42,7 +42,7 @@ def main():
     nets = {n: m.module for n, m in zoo.items()}                       # the pixel-space modules
     split = select_samples(data.test, args.n_samples)
     cfg, bs, threads = AttackConfig(), 256, 2
-    runtime = Runtime(threads=threads, batch_size=bs)
+    runtime = Runtime(threads=threads, batch_size=bs, workers=1)   # one process, like the baseline
 
     def fresh_cache():
         d = Path(tempfile.mkdtemp(prefix='simarch-bench-'))

@@ -1,5 +1,6 @@
-"""Speed-up of SAT under torchrun: the mini zoo's full matrix from an empty SAT cache, by one process
-and by `torchrun --nproc_per_node=2`, every process with one thread; checks that both write the same files.
+"""Speed-up of SAT on every core: the mini zoo's full matrix from an empty SAT cache, by one process, by the default
+forked workers (`--workers 2`) and by `torchrun --nproc_per_node=2`, every process with one thread; checks that all
+three write the same files.
 Zoo checkpoints come from data/cache/models (trained first if missing).
 Usage: .venv/bin/python tests/bench/bench_torchrun.py [--nproc 2] [--profile mini]
 """
@@ -29,17 +30,20 @@ def main():
         t = Path(t)
         env = {**os.environ, 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': '1'}
         times = {}
-        for label, launcher in [('1 process', [sys.executable]), (f'{args.nproc} processes', torchrun)]:
-            cache = t/label.replace(' ', '_')
-            shutil.copytree(cache_dir('models'), cache/'models')
-            out = t/label.replace(' ', '_')/'out'
-            times[label] = timed([*launcher, *sat_args, '--out', str(out)], {**env, 'SIMARCH_CACHE': str(cache)})
-        outs = [t/label.replace(' ', '_')/'out' for label in times]
-        same = all((outs[0]/f).read_bytes() == (outs[1]/f).read_bytes()
-                   for f in ['sat.csv', 'transfer.csv', 'joint.csv'])
-    one, many = times.values()
+        contenders = [('1 process', [sys.executable], ['--workers', '1']),
+                      (f'{args.nproc} workers (the default)', [sys.executable], ['--workers', str(args.nproc)]),
+                      (f'{args.nproc} torchrun ranks', torchrun, [])]
+        for label, launcher, extra in contenders:
+            folder = t/label.split(' (')[0].replace(' ', '_')
+            shutil.copytree(cache_dir('models'), folder/'models')
+            times[label] = timed([*launcher, *sat_args, *extra, '--out', str(folder/'out')],
+                                 {**env, 'SIMARCH_CACHE': str(folder)})
+        outs = [t/label.split(' (')[0].replace(' ', '_')/'out' for label in times]
+        same = all((outs[0]/f).read_bytes() == (o/f).read_bytes()
+                   for o in outs[1:] for f in ['sat.csv', 'transfer.csv', 'joint.csv'])
+    one = times['1 process']
     print(f'SAT of the {args.profile} zoo from an empty SAT cache, one thread per process, on {os.cpu_count()} cores')
-    for label, s in times.items(): print(f'{label:>12s}: {s:6.1f} s')
-    print(f'speed-up of {args.nproc} processes over 1: {one / many:.2f}x; sat/transfer/joint.csv identical: {same}')
+    for label, s in times.items(): print(f'{label:>28s}: {s:6.1f} s ({one / s:.2f}x)')
+    print(f'sat/transfer/joint.csv identical across all three: {same}')
 
 if __name__ == '__main__': main()

@@ -35,6 +35,8 @@ class AttackConfig:
     def __post_init__(self):
         if self.norm not in NORMS: raise ValueError(f'norm must be one of {NORMS}, got {self.norm!r}')
         if not self.eps >= 0: raise ValueError(f'eps must be >= 0, got {self.eps}')
+        if self.norm == 'linf' and self.eps > 1:
+            raise ValueError(f'eps must be in [0, 1] for linf (pixel units; 8/255 is 0.031), got {self.eps}')
         if int(self.steps) != self.steps or self.steps < 1:
             raise ValueError(f'steps must be an integer >= 1, got {self.steps}')
         if self.alpha is not None and not self.alpha > 0: raise ValueError(f'alpha must be > 0, got {self.alpha}')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #b502ab66
 from __future__ import annotations
-import argparse
+import argparse, logging, os
 from fractions import Fraction
 from pathlib import Path
 
@@ -84,21 +84,36 @@ def _number(text: str) -> float:
     try: return float(Fraction(text))
     except (ValueError, ZeroDivisionError): raise argparse.ArgumentTypeError(f'not a number: {text!r}')
 
-def _names(text: str | None) -> list[str] | None:
-    return [m.strip() for m in text.split(',')] if text else None
+def _names(text: str | None, option: str) -> list[str] | None:
+    "A comma-separated option as a list (None if not given); an empty list is an error, not 'all'."
+    if text is None: return None
+    if not (names := [m.strip() for m in text.split(',') if m.strip()]): raise ValueError(f'{option} is empty')
+    return names
+
+def _writable(folder: str | None, option: str = '--out') -> None:
+    "Fail now if `folder` cannot be created and written (checked on its nearest existing parent; nothing is made)."
+    if folder is None or '://' in folder: return
+    path = Path(folder).resolve()
+    if path.exists() and not path.is_dir(): raise ValueError(f'{option} {folder} is a file, not a folder')
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f'{option} {folder}: cannot write in {existing}')
 
 def _local(path: str | None) -> str | None:
     "A local path made absolute (section notebooks run in their own folder); URLs as they are."
     return path if path is None or '://' in path else str(Path(path).resolve())
 
 def _reproduce(args):
+    from simarch.engine import Runtime
     from simarch.sections import reproduce
+    _writable(args.out)
+    if args.device: Runtime(args.device)          # a bad device fails before any section runs
     params = dict(data_dir=_local(args.data), weights_dir=_local(args.weights), train_dir=_local(args.train_data),
                   n_per_class=args.n_per_class, device=args.device, batch_size=args.batch_size,
                   channels_last=args.channels_last, sat_csv=_local(args.sat_csv),
                   components_csv=_local(args.components_csv), n_clusters=args.n_clusters,
                   eps=args.eps, steps=args.steps, alpha=args.alpha, norm=args.norm)
-    times = reproduce(args.profile, only=_names(args.only), out_dir=_local(args.out),
+    times = reproduce(args.profile, only=_names(args.only, '--only'), out_dir=_local(args.out),
                       **{k: v for k, v in params.items() if v is not None})
     print('reproduced', ', '.join(f'{k} ({v} s)' for k, v in times.items()))
 
@@ -106,19 +121,25 @@ def _sat(args):
     from simarch.engine import Runtime
     from simarch.profiles import get_profile
     from simarch.sat import run_sat
+    _writable(args.out)
     profile = get_profile(args.profile)
     attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
     runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last,
                       args.workers)
-    res = run_sat(profile, _names(args.models), attack, runtime, args.out, n_samples=args.n_samples, seed=args.seed,
-                  data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class, expected=args.expected,
-                  n_boot=args.n_boot)
+    res = run_sat(profile, _names(args.models, '--models'), attack, runtime, args.out, n_samples=args.n_samples,
+                  seed=args.seed, data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class,
+                  expected=args.expected, n_boot=args.n_boot)
     print(f'SAT of {len(res.records.models)} models on {res.meta["n_samples"]} samples in {res.meta["wall_time_s"]} s '
           f'-> {args.out}')
 
 def main(argv: list[str] | None = None):
     "Entry point of the `simarch` command; bad input exits with a one-line error."
     args = _parser().parse_args(argv)
+    level = os.environ.get('SIMARCH_LOG', 'warning').upper()     # debug: every cache entry computed
+    if not isinstance(logging.getLevelName(level), int):
+        raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')
+    logging.basicConfig(level=level, format='%(name)s %(levelname)s: %(message)s')
+    from simarch.sections import SectionError
     try: {'reproduce': _reproduce, 'sat': _sat}[args.command](args)
-    except (ValueError, KeyError, FileNotFoundError) as e:
+    except (ValueError, KeyError, FileNotFoundError, SectionError) as e:
         raise SystemExit(f'simarch {args.command}: error: {e}') from None

@@ -4,20 +4,77 @@
 
 # %% ../nbs/00_core.ipynb #caa0cafb
 from __future__ import annotations
-import contextlib, hashlib, json, multiprocessing, os, platform, random, tempfile, warnings
+import contextlib, fcntl, hashlib, json, logging, multiprocessing, os, platform, random, re, shutil, socket, tempfile
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['checkout_root', 'project_root', 'cache_dir', 'figures_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic',
-           'fingerprint', 'library_versions', 'seed_everything', 'sample_generator', 'num_threads', 'run_batches',
-           'default_workers', 'progress', 'parallel_map', 'load_or_compute']
+__all__ = ['log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic', 'check_name',
+           'checkout_root', 'project_root', 'cache_dir', 'figures_dir', 'fingerprint', 'file_sha256',
+           'library_versions', 'seed_everything', 'sample_generator', 'num_threads', 'run_batches', 'default_workers',
+           'progress', 'parallel_map', 'tensor_digests', 'check_digests', 'load_or_compute']
+
+# %% ../nbs/00_core.ipynb #86a6d2fb
+_HOST = socket.gethostname().replace('~', '-')
+_UMASK = os.umask(0); os.umask(_UMASK)
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    "Yield a temporary path beside `path`; it replaces `path` only if the block finishes."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}~{_HOST}~{os.getpid()}~', suffix='.tmp')
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)
+
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass                      # another user's live process
+    return True
+
+def remove_stale_temporaries(root: str | Path) -> list[Path]:
+    "Delete the `atomic_path` temporaries under `root` whose writer, a process of this host, is gone."
+    removed = []
+    for tmp in Path(root).rglob('.*~*~*~*.tmp'):
+        host, pid = tmp.name.rsplit('~', 3)[1:3]
+        if host == _HOST and pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    "Write `text` to `path` atomically."
+    with atomic_path(path) as tmp: Path(tmp).write_text(text, encoding='utf-8')
+    return Path(path)
+
+def write_json_atomic(path: str | Path, obj) -> Path:
+    "Write `obj` as indented JSON to `path` atomically."
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
+
+# %% ../nbs/00_core.ipynb #ff928065
+_SAFE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._@-]{0,127}')
+
+def check_name(name: str, what: str = 'name') -> str:
+    "`name` if it is safe in a file name (letters, digits, '.', '_', '-', '@'; a letter or digit first), else an error."
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ValueError(f'{what} {name!r} is not a safe name: use letters, digits, ".", "_", "-" and "@", '
+                         'starting with a letter or digit (at most 128 characters)')
+    return name
 
 # %% ../nbs/00_core.ipynb #600c3247
 def _find_root(start: Path) -> Path | None:
@@ -35,42 +92,24 @@ def project_root() -> Path:
     "Where `figures/` lives: the checkout, or the working directory for an installed package."
     return checkout_root() or Path.cwd().resolve()
 
+_CLEANED: set = set()
+
 def cache_dir(*parts: str) -> Path:
     "A cache folder (`$SIMARCH_CACHE`, else the checkout's `data/cache/` or `~/.cache/simarch`), created on demand."
     if os.environ.get('SIMARCH_CACHE'): base = Path(os.environ['SIMARCH_CACHE'])
     elif root := checkout_root(): base = root/'data'/'cache'
     else: base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'simarch'
     d = base.joinpath(*parts)
+    if not d.resolve().is_relative_to(base.resolve()): raise ValueError(f'{d} is outside the cache {base}')
     d.mkdir(parents=True, exist_ok=True)
+    if base not in _CLEANED:                 # once per process: temporaries of killed writers
+        _CLEANED.add(base)
+        remove_stale_temporaries(base)
     return d
 
 def figures_dir(profile: str) -> Path:
     "Where a profile's figures and tables go: `figures/<profile>/`."
     return project_root()/'figures'/profile
-
-# %% ../nbs/00_core.ipynb #86a6d2fb
-@contextlib.contextmanager
-def atomic_path(path: str | Path):
-    "Yield a temporary path beside `path`; it replaces `path` only if the block finishes."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    "Write `text` to `path` atomically."
-    with atomic_path(path) as tmp: Path(tmp).write_text(text, encoding='utf-8')
-    return Path(path)
-
-def write_json_atomic(path: str | Path, obj) -> Path:
-    "Write `obj` as indented JSON to `path` atomically."
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
 
 # %% ../nbs/00_core.ipynb #713b2729
 def _feed(h, obj):
@@ -92,6 +131,13 @@ def fingerprint(*parts) -> str:
     "Hex sha256 of `parts` (JSON-able values, dicts, sequences, arrays, tensors)."
     h = hashlib.sha256()
     for p in parts: _feed(h, p)
+    return h.hexdigest()
+
+def file_sha256(path: str | Path) -> str:
+    "Hex sha256 of a file's bytes."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #5adeb00f
@@ -176,14 +222,64 @@ def parallel_map(fn, items, workers: int | None = None, desc: str | None = None)
     finally: del _JOBS[token]
 
 # %% ../nbs/00_core.ipynb #b1a891d5
-def load_or_compute(path: str | Path, compute) -> dict[str, torch.Tensor]:
-    "Tensors stored at `path`, or `compute()`'s dict of tensors, written atomically to `path` first."
-    path = Path(path)
-    if path.exists():
-        try: return load_file(str(path))
+def tensor_digests(tensors: dict[str, torch.Tensor]) -> dict[str, str]:
+    "`{'sha256:<name>': hex digest of the tensor's dtype, shape and bytes}` for safetensors metadata."
+    def digest(t):
+        t = t.detach().cpu().contiguous()
+        h = hashlib.sha256(f'{t.dtype}{tuple(t.shape)}'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+    return {f'sha256:{k}': digest(v) for k, v in tensors.items()}
+
+def check_digests(tensors: dict[str, torch.Tensor], metadata: dict | None, path) -> None:
+    "Raise `ValueError` unless `metadata` holds a matching digest for every tensor (and no more)."
+    stored = {k: v for k, v in (metadata or {}).items() if k.startswith('sha256:')}
+    if stored != tensor_digests(tensors):
+        raise ValueError(f'{path}: contents do not match the digests stored with them' if stored else
+                         f'{path}: no digests stored (written by an older simarch)')
+
+def _read_verified(path: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(path), 'pt') as f:
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    check_digests(tensors, metadata, path)
+    return tensors
+
+def _stored(path: Path) -> dict[str, torch.Tensor] | None:
+    "The verified tensors at `path`; None (after one warning and removal, if something was there) otherwise."
+    if path.is_dir():
+        warnings.warn(f'a folder is where the cache file {path} should be; removing it and recomputing')
+        shutil.rmtree(path)
+    elif path.exists():
+        try: return _read_verified(path)
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
             warnings.warn(f'corrupt cache file {path} ({type(e).__name__}: {e}); recomputing')
             path.unlink(missing_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in compute().items()}
-    with atomic_path(path) as tmp: save_file(tensors, str(tmp))
+    return None
+
+@contextlib.contextmanager
+def _claimed(path: Path):
+    "Hold the exclusive lock of cache entry `path` (other processes wait for it)."
+    lock = path.with_name(f'.{path.name}.lock')
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666 & ~_UMASK)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink: break          # else its holder removed it while we waited: take the new one
+        os.close(fd)
+    try: yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+log = logging.getLogger('simarch')
+
+def load_or_compute(path: str | Path, compute) -> dict[str, torch.Tensor]:
+    "Tensors stored at `path` (their digests checked), or `compute()`'s dict of tensors, written to `path` first."
+    path = Path(path)
+    if (tensors := _stored(path)) is not None: return tensors
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _claimed(path):
+        if (tensors := _stored(path)) is not None: return tensors       # another process computed it meanwhile
+        tensors = {k: v.detach().cpu().contiguous() for k, v in compute().items()}
+        with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata=tensor_digests(tensors))
+        log.debug('computed %s', path)
     return tensors

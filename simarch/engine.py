@@ -32,6 +32,11 @@ class Runtime:
     workers: int | None = None    # CPU worker processes; None: `default_workers()` (one per core); GPU: always 1
 
     def __post_init__(self):
+        try: kind = torch.device(self.device).type
+        except RuntimeError: kind = None
+        if kind not in ('cpu', 'cuda'): raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if kind == 'cuda' and not torch.cuda.is_available():
+            raise ValueError(f'device {self.device!r}: this machine has no CUDA GPU that torch can use')
         if self.batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {self.batch_size}')
         if self.threads is not None and self.threads < 1: raise ValueError(f'threads must be >= 1, got {self.threads}')
         if self.workers is not None and self.workers < 1: raise ValueError(f'workers must be >= 1, got {self.workers}')

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .attack import AttackConfig
 from .components import COMPONENTS
-from .core import cache_dir
+from .core import cache_dir, check_name
 from .data import IMAGENET_SIZE, ImageSet, check_imagenet_folder, load_digits, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
@@ -101,6 +101,7 @@ PROFILES: dict[str, Profile] = {}
 def register_profile(profile: Profile) -> Profile:
     "Add a profile (its models must be registered)."
     if profile.name in PROFILES: raise ValueError(f'profile {profile.name!r} exists already')
+    check_name(profile.name, 'profile name')
     for m in profile.models: get_spec(m)
     PROFILES[profile.name] = profile
     return profile
@@ -144,6 +145,7 @@ def register_models_csv(path: str | Path, profile: str | None = None) -> Profile
     for row in df.to_dict('records'):
         comps = {k: row[k] for k in COMPONENTS if row.get(k)}
         if len(comps) < len(COMPONENTS):
+            timm_data_config(row['timm_name'])       # an unknown name fails here, with close matches
             arch = row['timm_name'].partition('.')[0]
             comps = extract_components(timm.create_model(arch), timm_data_config(row['timm_name']))
         register_pretrained(row['name'], row['timm_name'], comps)

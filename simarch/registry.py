@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .components import COMPONENTS, check_components
-from .core import fingerprint
+from .core import check_name, fingerprint
 from .mini_zoo import BUILDERS, DIGITS_CONFIG, mini_zoo_table
 from .paper_zoo import paper_models
 from .pixel import PixelModel
@@ -95,6 +95,7 @@ def _specs() -> dict[str, ModelSpec]:
 def register(name: str, family: str, builder: Callable, components: dict, **kwargs) -> ModelSpec:
     "Add a model to the registry (its components are checked against the paper's vocabulary)."
     if name in _specs(): raise ValueError(f'{name!r} is registered already')
+    check_name(name, 'model name')
     _REGISTRY[name] = spec = ModelSpec(name, family, builder, check_components(dict(components), name), **kwargs)
     return spec
 

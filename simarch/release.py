@@ -4,13 +4,14 @@
 
 # %% ../nbs/16_release.ipynb #aaa2a438
 from __future__ import annotations
-import warnings
+import math, warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .core import atomic_path
+from .records import EPS_S
 from .components import COMPONENTS, in_vocabulary
 from .registry import components_table
 
@@ -23,22 +24,33 @@ class ReleaseFormatError(ValueError):
 
 def read_sat_csv(path: str | Path, sym_tol: float = 1e-6) -> pd.DataFrame:
     "A SAT matrix in release format (path or URL), checked; symmetrised with a warning if needed."
-    df = pd.read_csv(path, index_col=0)
-    df.index, df.columns = df.index.astype(str).str.strip(), df.columns.astype(str).str.strip()
+    try:
+        df = pd.read_csv(path, index_col=0)
+        header = pd.read_csv(path, header=None, nrows=1).iloc[0, 1:]     # the names as written (pandas renames repeats)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise ReleaseFormatError(f'{path}: not a CSV table ({type(e).__name__}: {str(e).splitlines()[0]})') from None
+    df.index, df.columns = df.index.astype(str).str.strip(), pd.Index(header.astype(str).str.strip())
+    for axis, names in (('row', df.index), ('column', df.columns)):
+        if names.duplicated().any():
+            dups = sorted(set(names[names.duplicated()]))
+            raise ReleaseFormatError(f'{path}: duplicate model names in the {axis}s: {dups}')
     if df.shape[0] != df.shape[1]:
         raise ReleaseFormatError(f'{path}: SAT matrix is not square: {df.shape[0]} rows, {df.shape[1]} columns')
     if list(df.index) != list(df.columns):
         only_r, only_c = sorted(set(df.index) - set(df.columns)), sorted(set(df.columns) - set(df.index))
         why = f'rows only: {only_r}; columns only: {only_c}' if only_r or only_c else 'same names in another order'
         raise ReleaseFormatError(f'{path}: row and column names differ ({why})')
-    if df.index.duplicated().any():
-        raise ReleaseFormatError(f'{path}: duplicate model names {sorted(df.index[df.index.duplicated()])}')
     df = df.apply(pd.to_numeric, errors='coerce')
     bad = [(r, c) for r, c in zip(*np.where(df.isna().to_numpy()))]
     if bad:
         names = [(df.index[r], df.columns[c]) for r, c in bad[:10]]
         raise ReleaseFormatError(f'{path}: {len(bad)} NaN or non-numeric entries, e.g. {names}')
     a = df.to_numpy()
+    low, high = math.log(EPS_S) - 1e-6, math.log(100) + 1e-6
+    if (out := (a < low) | (a > high)).any():
+        r, c = np.argwhere(out)[0]
+        raise ReleaseFormatError(f'{path}: {out.sum()} entries outside [ln {EPS_S}, ln 100] = [{low:.3f}, {high:.3f}] '
+                                 f'(SAT is a log percentage), e.g. {df.index[r]}/{df.columns[c]} = {a[r, c]}')
     diff = np.abs(a - a.T)
     if diff.max() > sym_tol:
         iu = np.argwhere(np.triu(diff > sym_tol))

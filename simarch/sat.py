@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .attack import AttackConfig
-from .core import atomic_path, library_versions, write_json_atomic
+from .core import atomic_path, file_sha256, library_versions, write_json_atomic
 from .distributed import barrier, init_distributed, launch_rank_and_world, local_device
 from .engine import Runtime, sharded_records
 from .pretrained import accuracy_report, expected_top1
@@ -21,7 +21,7 @@ from .profiles import Profile, Workload, get_profile, load_workload
 from .records import EPS_S, TransferRecords, sat_intervals, save_records
 
 # %% auto #0
-__all__ = ['SatResult', 'accuracy_check', 'sat_meta', 'run_sat', 'attack_of', 'eps_sweep', 'calibrated_eps']
+__all__ = ['SatResult', 'check_result_set', 'accuracy_check', 'sat_meta', 'run_sat', 'attack_of', 'eps_sweep', 'calibrated_eps']
 
 # %% ../nbs/15_sat.ipynb #fc51db0f
 @dataclass
@@ -50,8 +50,21 @@ class SatResult:
                 df.to_csv(tmp, float_format='%.6f' if name != 'joint' else None)
         with atomic_path(out/'sat_ci.csv') as tmp: self.intervals.to_csv(tmp, index=False, float_format='%.6f')
         save_records(self.records, out/'records.safetensors')
-        write_json_atomic(out/'meta.json', self.meta)
+        files = [*(f'{name}.csv' for name in self.frames), 'sat_ci.csv', 'records.safetensors']
+        write_json_atomic(out/'meta.json', {**self.meta, 'files': {f: file_sha256(out/f) for f in files}})
         return out
+
+def check_result_set(folder: str | Path) -> None:
+    "Raise `ValueError` if files of a SAT result set in `folder` are not those its `meta.json` was written with."
+    meta = Path(folder)/'meta.json'
+    if not meta.is_file(): return
+    try: files = json.loads(meta.read_text()).get('files', {})
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
+        raise ValueError(f'{meta} is not a valid results meta.json ({e})') from None
+    if changed := [f for f, digest in files.items() if not (Path(folder)/f).is_file()
+                   or file_sha256(Path(folder)/f) != digest]:
+        raise ValueError(f'{", ".join(changed)} in {folder} do not match the meta.json written with them (a SAT run '
+                         'was interrupted while writing, or the files were edited): run the similarity section again')
 
 # %% ../nbs/15_sat.ipynb #073b724e
 def accuracy_check(profile: Profile, n_images: int, expected: str | Path | None = None, tolerance: float = 10.0,

@@ -15,10 +15,12 @@ from scipy.stats import spearmanr
 from .core import figures_dir, project_root
 from .distributed import launch_rank_and_world
 from .profiles import Profile, get_profile
+from .release import analysis_inputs
+from .sat import check_result_set
 
 # %% auto #0
-__all__ = ['SECTIONS', 'Section', 'register_section', 'provider', 'section_order', 'SectionRun', 'open_section', 'run_section',
-           'compare_runs', 'reproduce']
+__all__ = ['SECTIONS', 'Section', 'register_section', 'provider', 'section_order', 'SectionRun', 'open_section', 'SectionError',
+           'run_section', 'compare_runs', 'reproduce']
 
 # %% ../nbs/21_sections.ipynb #8687a852
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class SectionRun:
         if not path.exists():
             raise FileNotFoundError(f'{path} not found: run the {src} section first '
                                     f'(simarch reproduce --profile {self.profile.name} --only {src})')
+        if src == 'similarity': check_result_set(self.out)      # never half of one SAT run beside another
         return path
 
     def output(self, file: str) -> Path:
@@ -136,6 +139,9 @@ def open_section(name: str, profile: str | None = None, out_dir: str | Path | No
 def _snapshot(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
 
+class SectionError(RuntimeError):
+    "A section notebook failed; the message is the error raised inside its kernel."
+
 def run_section(name: str, profile: str | Profile | None = None, out_dir: str | Path | None = None,
                 **parameters) -> Path:
     "Execute section `name` for `profile` with the `parameters` its notebook declares; returns the executed notebook."
@@ -154,6 +160,8 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     try:
         pm.execute_notebook(str(nb), str(run), parameters=dict(profile=profile.name, out_dir=str(out), **parameters),
                             cwd=str(nb.parent), progress_bar=False, kernel_name='python3')
+    except pm.PapermillExecutionError as e:          # the error inside the kernel, in one line
+        raise SectionError(f'section {name}: {e.ename}: {e.evalue} (the executed notebook: {run})') from None
     finally:
         for k, v in old.items():
             if v is None: os.environ.pop(k, None)
@@ -216,6 +224,7 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
         raise ValueError(f'section(s) {", ".join(other)} do not run on the {profile.name} profile; it runs '
                          f'{", ".join(runs_on)}')
     profile.check_inputs(names, **parameters)
+    if parameters.get('sat_csv'): analysis_inputs(parameters['sat_csv'], parameters.get('components_csv'))  # readable?
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
     for n in names:                  # every file a section reads is made by this run or by an earlier one
         for f in SECTIONS[n].inputs:

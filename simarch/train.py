@@ -19,7 +19,8 @@ from safetensors.torch import load_model, save_model
 from timm.scheduler import CosineLRScheduler
 from tqdm.auto import tqdm
 
-from .core import atomic_path, cache_dir, fingerprint, num_threads, parallel_map, seed_everything
+from .core import (atomic_path, cache_dir, check_digests, fingerprint, num_threads, parallel_map,
+                          seed_everything, tensor_digests)
 from .distributed import group_rank_and_world, local_device
 from .data import ImageSet, TrainTest
 from .pixel import PixelModel
@@ -111,12 +112,13 @@ def checkpoint_path(name: str, key: str) -> Path:
     return cache_dir('models')/f'{name}-{key[:16]}.safetensors'
 
 def _load_checkpoint(model: PixelModel, path: Path, key: str) -> bool:
-    "Load `path` into `model`; False (with a warning) if the file is missing, truncated, corrupt or for another key."
+    "Load `path` into `model`; False (with a warning) if missing, truncated, corrupt (digests) or for another key."
     if not path.exists(): return False
     try:
-        with safe_open(str(path), 'pt') as f: stored = (f.metadata() or {}).get('key')
-        if stored != key: raise ValueError(f'key {stored} != {key}')
+        with safe_open(str(path), 'pt') as f: metadata = f.metadata() or {}
+        if metadata.get('key') != key: raise ValueError(f'key {metadata.get("key")} != {key}')
         load_model(model.net, str(path), strict=True)
+        check_digests(model.net.state_dict(), metadata, path)
         return True
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         warnings.warn(f'corrupt checkpoint {path} ({type(e).__name__}: {e}); retraining')
@@ -134,8 +136,10 @@ def load_or_train(name: str, train: ImageSet, recipe: Recipe,
     path, model = checkpoint_path(name, key), spec.build(seed)
     cached = _load_checkpoint(model, path, key)
     if not cached:
+        model = spec.build(seed)             # a checkpoint that failed its digests may have been loaded already
         fit(model, train, recipe, seed=seed, distributed=distributed)
-        with atomic_path(path) as tmp: save_model(model.net, str(tmp), metadata={'key': key, 'name': name})
+        digests = tensor_digests(model.net.state_dict())
+        with atomic_path(path) as tmp: save_model(model.net, str(tmp), metadata={'key': key, 'name': name, **digests})
     return ZooModel(name, model.eval(), key, f'trained:{path.name}'), cached
 
 # %% ../nbs/09_train.ipynb #d2510858

@@ -77,7 +77,7 @@ def test_trust_section_on_release_files_finds_the_model_effects(tmp_path):
     base = comps.base.to_numpy()
     effect = rng.normal(0, 0.6, len(names)); effect -= effect.mean()
     s = 2.5 + 0.8 * (base[:, None] == base[None, :]) + effect[:, None] + effect[None, :]
-    s = s + rng.normal(0, 0.05, s.shape); s = (s + s.T) / 2; np.fill_diagonal(s, 4.6)
+    s = s + rng.normal(0, 0.05, s.shape); s = np.minimum((s + s.T) / 2, 4.6); np.fill_diagonal(s, 4.6)  # <= ln 100
     sat_csv, comp_csv = write_release(pd.DataFrame(s, index=names, columns=names), comps, tmp_path/'files')
     r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'release', '--only', 'trust',
                         '--sat-csv', str(sat_csv), '--components-csv', str(comp_csv), '--out', str(tmp_path/'D')],

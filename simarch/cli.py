@@ -119,9 +119,11 @@ def _reproduce(args):
 
 def _sat(args):
     from simarch.engine import Runtime
+    from simarch.core import check_cache_writable
     from simarch.profiles import get_profile
     from simarch.sat import run_sat
     _writable(args.out)
+    check_cache_writable()
     profile = get_profile(args.profile)
     attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
     runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last,
@@ -141,5 +143,5 @@ def main(argv: list[str] | None = None):
     logging.basicConfig(level=level, format='%(name)s %(levelname)s: %(message)s')
     from simarch.sections import SectionError
     try: {'reproduce': _reproduce, 'sat': _sat}[args.command](args)
-    except (ValueError, KeyError, FileNotFoundError, SectionError) as e:
+    except (ValueError, KeyError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None

@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic', 'check_name',
-           'checkout_root', 'project_root', 'cache_dir', 'figures_dir', 'fingerprint', 'file_sha256',
-           'library_versions', 'seed_everything', 'sample_generator', 'num_threads', 'run_batches', 'default_workers',
-           'progress', 'parallel_map', 'tensor_digests', 'check_digests', 'load_or_compute']
+           'checkout_root', 'project_root', 'cache_root', 'check_cache_writable', 'cache_dir', 'figures_dir',
+           'fingerprint', 'file_sha256', 'library_versions', 'seed_everything', 'sample_generator', 'num_threads',
+           'run_batches', 'default_workers', 'progress', 'parallel_map', 'tensor_digests', 'check_digests',
+           'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #86a6d2fb
 _HOST = socket.gethostname().replace('~', '-')
@@ -34,7 +35,9 @@ def atomic_path(path: str | Path):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}~{_HOST}~{os.getpid()}~', suffix='.tmp')
     os.close(fd)
     try:
-        yield Path(tmp)
+        try: yield Path(tmp)
+        except SafetensorError as e:        # how safetensors reports a full or read-only disk
+            raise OSError(f'cannot write {path}: {e}') from None
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
@@ -94,11 +97,25 @@ def project_root() -> Path:
 
 _CLEANED: set = set()
 
+def cache_root() -> Path:
+    "Where caches live: `$SIMARCH_CACHE`, else the checkout's `data/cache/`, else `~/.cache/simarch`."
+    if os.environ.get('SIMARCH_CACHE'): return Path(os.environ['SIMARCH_CACHE'])
+    if root := checkout_root(): return root/'data'/'cache'
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'simarch'
+
+def check_cache_writable() -> Path:
+    "The cache root, once a file could be written in it; else a one-line error before any work."
+    base = cache_root()
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=base, prefix='.probe~'): pass
+    except OSError as e:
+        raise ValueError(f'the cache {base} ($SIMARCH_CACHE) cannot be written: {e.strerror}') from None
+    return base
+
 def cache_dir(*parts: str) -> Path:
-    "A cache folder (`$SIMARCH_CACHE`, else the checkout's `data/cache/` or `~/.cache/simarch`), created on demand."
-    if os.environ.get('SIMARCH_CACHE'): base = Path(os.environ['SIMARCH_CACHE'])
-    elif root := checkout_root(): base = root/'data'/'cache'
-    else: base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'simarch'
+    "A cache folder under `cache_root()`, created on demand."
+    base = cache_root()
     d = base.joinpath(*parts)
     if not d.resolve().is_relative_to(base.resolve()): raise ValueError(f'{d} is outside the cache {base}')
     d.mkdir(parents=True, exist_ok=True)

@@ -16,19 +16,31 @@ from .components import COMPONENTS, in_vocabulary
 from .registry import components_table
 
 # %% auto #0
-__all__ = ['ReleaseFormatError', 'read_sat_csv', 'read_components_csv', 'align', 'write_release', 'analysis_inputs']
+__all__ = ['MAX_RELEASE_MB', 'ReleaseFormatError', 'read_sat_csv', 'read_components_csv', 'align', 'write_release',
+           'analysis_inputs']
 
 # %% ../nbs/16_release.ipynb #f5189281
 class ReleaseFormatError(ValueError):
     "A file that does not follow the authors' release format."
 
-def read_sat_csv(path: str | Path, sym_tol: float = 1e-6) -> pd.DataFrame:
-    "A SAT matrix in release format (path or URL), checked; symmetrised with a warning if needed."
-    try:
-        df = pd.read_csv(path, index_col=0)
-        header = pd.read_csv(path, header=None, nrows=1).iloc[0, 1:]     # the names as written (pandas renames repeats)
+MAX_RELEASE_MB = 64    # the authors' 69-model matrix is 0.1 MB; one of 1,000 models would be about 20 MB
+
+def _read_table(path: str | Path, **kwargs) -> pd.DataFrame:
+    "`pd.read_csv` of a release file; a missing, oversized, unreachable or non-CSV file is an error naming it."
+    if '://' not in str(path):
+        if not Path(path).is_file(): raise FileNotFoundError(f'{path}: no such file')
+        if (mb := Path(path).stat().st_size / 2**20) > MAX_RELEASE_MB:
+            raise ReleaseFormatError(f'{path}: {mb:.0f} MB, larger than a release file can be ({MAX_RELEASE_MB} MB)')
+    try: return pd.read_csv(path, **kwargs)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ReleaseFormatError(f'{path}: not a CSV table ({type(e).__name__}: {str(e).splitlines()[0]})') from None
+    except OSError as e:                    # URLError and HTTPError are OSErrors
+        raise OSError(f'{path}: cannot read it ({e})') from None
+
+def read_sat_csv(path: str | Path, sym_tol: float = 1e-6) -> pd.DataFrame:
+    "A SAT matrix in release format (path or URL), checked; symmetrised with a warning if needed."
+    df = _read_table(path, index_col=0)
+    header = _read_table(path, header=None, nrows=1).iloc[0, 1:]     # the names as written (pandas renames repeats)
     df.index, df.columns = df.index.astype(str).str.strip(), pd.Index(header.astype(str).str.strip())
     for axis, names in (('row', df.index), ('column', df.columns)):
         if names.duplicated().any():
@@ -64,7 +76,7 @@ _BY_COLUMN = {v: k for k, v in COMPONENTS.items()}
 
 def read_components_csv(path: str | Path) -> pd.DataFrame:
     "A component table in release format (path or URL), indexed by model, columns = component keys."
-    df = pd.read_csv(path, dtype=str).fillna('-')
+    df = _read_table(path, dtype=str).fillna('-')
     df.columns = df.columns.str.strip()
     if 'Model name' not in df.columns:
         raise ReleaseFormatError(f'{path}: no "Model name" column; columns are {list(df.columns)}')

@@ -4,7 +4,8 @@
 
 # %% ../nbs/21_sections.ipynb #18c41900
 from __future__ import annotations
-import os, shutil, tempfile, time
+import ast, json, math, os, shutil, tempfile, time
+from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,15 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from .core import figures_dir, project_root
+from .core import check_cache_writable, figures_dir, project_root
 from .distributed import launch_rank_and_world
 from .profiles import Profile, get_profile
 from .release import analysis_inputs
 from .sat import check_result_set
 
 # %% auto #0
-__all__ = ['SECTIONS', 'Section', 'register_section', 'provider', 'section_order', 'SectionRun', 'open_section', 'SectionError',
-           'run_section', 'compare_runs', 'reproduce']
+__all__ = ['SECTIONS', 'PARAMETER_RULES', 'Section', 'register_section', 'provider', 'section_order', 'section_parameters',
+           'check_parameters', 'SectionRun', 'open_section', 'SectionError', 'run_section', 'compare_runs', 'reproduce']
 
 # %% ../nbs/21_sections.ipynb #8687a852
 @dataclass(frozen=True)
@@ -100,6 +101,67 @@ def section_order(names: list[str]) -> list[str]:
     return order
 
 # %% ../nbs/21_sections.ipynb #f5687a22
+def _integer(low: int) -> tuple:
+    return f'an integer >= {low}', lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+def _number(low: float, high: float = math.inf, open_low: bool = False) -> tuple:
+    what = f'a number {">" if open_low else ">="} {low:g}' + (f' and <= {high:g}' if high < math.inf else '')
+    ok = lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and (v > low if open_low else v >= low) and v <= high)
+    return what, ok
+
+def _fraction_text(v) -> bool:
+    "A non-negative number, or text such as '8/255'."
+    try: return not isinstance(v, bool) and Fraction(str(v).strip()) >= 0
+    except (ValueError, ZeroDivisionError): return False
+
+_LIST = ('a non-empty comma-separated list', lambda v: isinstance(v, (str, int)) and bool(str(v).strip(', ')))
+
+PARAMETER_RULES: dict[str, tuple] = {   # name -> (what is expected, test); the rest get their declared type only
+    **{n: _integer(1) for n in ('n_per_class', 'batch_size', 'steps', 'n_samples', 'n_boot', 'max_depth',
+                                'n_estimators', 'n_runs', 'n_seeds', 'n_sets', 'train_per_class')},
+    **{n: _integer(2) for n in ('n_splits', 'n_clusters', 'set_size')},
+    'seed': _integer(0),
+    'eps': ("a number >= 0 or a fraction such as '8/255'", _fraction_text),
+    'sweep_eps': ("comma-separated radii such as '8/255,32/255', or '' to skip",
+                  lambda v: isinstance(v, str) and all(_fraction_text(e) for e in v.split(',') if e.strip())),
+    'alpha': _number(0, open_low=True), 'temperature': _number(0, open_low=True),
+    'learning_rate': _number(0, 1, open_low=True), 'kd_alpha': _number(0, 1), 'noise_sigma': _number(0),
+    'measure': ("'sat' or 'adjusted'", lambda v: v in ('sat', 'adjusted')),
+    'method': ("'softmax' or 'logits'", lambda v: v in ('softmax', 'logits')),
+    'norm': ("'linf' or 'l2'", lambda v: v in ('linf', 'l2')),
+    'precision': ("'fp32' or 'bf16'", lambda v: v in ('fp32', 'bf16')),
+    **{n: _LIST for n in ('models', 'teachers', 'students', 'seeds')},
+}
+_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,)}
+
+def section_parameters(name: str) -> dict[str, tuple]:
+    "The parameters of section `name`'s notebook (its cell tagged `parameters`): name -> (type name, default)."
+    if name not in SECTIONS: raise ValueError(f'unknown section {name!r}; known: {", ".join(SECTIONS)}')
+    nb = json.loads((project_root()/'nbs'/SECTIONS[name].notebook).read_text(encoding='utf-8'))
+    cell = next(c for c in nb['cells'] if 'parameters' in c['metadata'].get('tags', []))
+    # read here, not with papermill.inspect_notebook: importing papermill takes 2 s, too long for an early check
+    found = {}
+    for a in ast.parse(''.join(cell['source'])).body:
+        if isinstance(a, ast.AnnAssign): found[a.target.id] = ast.unparse(a.annotation), ast.literal_eval(a.value)
+        elif isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name):       # `name = value`: its type
+            value = ast.literal_eval(a.value)
+            found[a.targets[0].id] = ('None' if value is None else type(value).__name__), value
+    return found
+
+def check_parameters(name: str, values: dict) -> dict:
+    "The `values` section `name` declares, once each has its declared type and range; else a one-line error."
+    declared = section_parameters(name)
+    values = {k: v for k, v in values.items() if k in declared}
+    for k, v in values.items():
+        kind, default = declared[k]
+        if v is None and default is None: continue
+        what, ok = PARAMETER_RULES.get(k) or (f'a {kind}', lambda v, t=_TYPES.get(kind, (object,)):
+                                              isinstance(v, t) and not (isinstance(v, bool) and bool not in t))
+        if not ok(v): raise ValueError(f'section {name}: parameter {k} must be {what}, got {v!r}')
+    return values
+
+# %% ../nbs/21_sections.ipynb #3b7e5876
 @dataclass(frozen=True)
 class SectionRun:
     "One run of a section: the section, its profile and its output folder."
@@ -126,8 +188,11 @@ class SectionRun:
             raise ValueError(f'{self.section.name} does not declare {file} as an output on {self.profile.name}')
         return self.out/file
 
-def open_section(name: str, profile: str | None = None, out_dir: str | Path | None = None) -> SectionRun:
-    "Start section `name` on `profile` (default: `default_profile()`), writing to `out_dir` (or `figures/<profile>/`)."
+def open_section(name: str, profile: str | None = None, out_dir: str | Path | None = None,
+                 parameters: dict | None = None) -> SectionRun:
+    """Start section `name` on `profile` (default: `default_profile()`), writing to `out_dir` (or
+    `figures/<profile>/`), once its `parameters` (the notebook's `globals()`) pass `check_parameters`."""
+    if parameters is not None: check_parameters(name, parameters)
     p = get_profile(profile)
     out = Path(out_dir) if out_dir else figures_dir(p.name)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,15 +211,13 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
                 **parameters) -> Path:
     "Execute section `name` for `profile` with the `parameters` its notebook declares; returns the executed notebook."
     import papermill as pm
-    if name not in SECTIONS: raise ValueError(f'unknown section {name!r}; known: {", ".join(SECTIONS)}')
+    parameters = check_parameters(name, parameters)
     sec, root, profile = SECTIONS[name], project_root(), get_profile(profile)
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
     nb = root/'nbs'/sec.notebook
     rank = launch_rank_and_world()[0]
     run = root/'_runs'/profile.name/(f'rank{rank}' if rank else '')/Path(sec.notebook).name
     run.parent.mkdir(parents=True, exist_ok=True)
-    declared = pm.inspect_notebook(str(nb))
-    parameters = {k: v for k, v in parameters.items() if k in declared}
     before, old = _snapshot(out), {k: os.environ.get(k) for k in ('TQDM_DISABLE', 'SIMARCH_DIST_SCOPE')}
     os.environ.update(TQDM_DISABLE='1', SIMARCH_DIST_SCOPE=name)   # the kernel's process group under torchrun
     try:
@@ -223,7 +286,9 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
     if other := [n for n in names if n not in runs_on]:
         raise ValueError(f'section(s) {", ".join(other)} do not run on the {profile.name} profile; it runs '
                          f'{", ".join(runs_on)}')
+    for n in names: check_parameters(n, parameters)
     profile.check_inputs(names, **parameters)
+    if profile.images is not None: check_cache_writable()
     if parameters.get('sat_csv'): analysis_inputs(parameters['sat_csv'], parameters.get('components_csv'))  # readable?
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
     for n in names:                  # every file a section reads is made by this run or by an earlier one
@@ -237,17 +302,21 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
         names = [n for n in names if SECTIONS[n].distributed]
         out_dir = project_root()/'_runs'/profile.name/f'rank{rank}'/'figures'
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
+    made_out = not out.exists()
     reference = Path(tempfile.mkdtemp(prefix='simarch-reference-'))     # the files this run will replace
     for f in out.glob('*.csv') if out.is_dir() else []: shutil.copy2(f, reference/f.name)
     times = {}
-    for n in section_order(names):
-        t0 = time.time()
-        print(f'[{profile.name}] {n}: {SECTIONS[n].regenerates} ...', flush=True)
-        run_section(n, profile, out, **parameters)
-        times[n] = round(time.time() - t0, 1)
-        print(f'[{profile.name}] {n}: done in {times[n]} s -> {out}', flush=True)
-    if rank == 0 and any(reference.iterdir()):
-        table, summary = compare_runs(reference, out)
-        print(f'[{profile.name}] against the files this run replaced: {summary}', flush=True)
-    shutil.rmtree(reference, ignore_errors=True)
+    try:
+        for n in section_order(names):
+            t0 = time.time()
+            print(f'[{profile.name}] {n}: {SECTIONS[n].regenerates} ...', flush=True)
+            run_section(n, profile, out, **parameters)
+            times[n] = round(time.time() - t0, 1)
+            print(f'[{profile.name}] {n}: done in {times[n]} s -> {out}', flush=True)
+        if rank == 0 and any(reference.iterdir()):
+            table, summary = compare_runs(reference, out)
+            print(f'[{profile.name}] against the files this run replaced: {summary}', flush=True)
+    finally:
+        shutil.rmtree(reference, ignore_errors=True)
+        if made_out and out.is_dir() and not any(out.iterdir()): out.rmdir()    # a failed first section
     return times

@@ -58,3 +58,12 @@ def test_digits_split():
 
 def test_per_class_subset_errors():
     with pytest.raises(ValueError, match='n_per_class must be >= 1'): per_class_subset(torch.tensor([0, 1]), 0)
+
+def test_a_flipped_byte_in_the_image_cache_is_decoded_again(tmp_path, tmp_cache):
+    make_folder(tmp_path/'imgs', 3, per_class=2)
+    first = load_image_folder(tmp_path/'imgs', 8)
+    cached, = (tmp_cache/'images').glob('*.safetensors')
+    data = bytearray(cached.read_bytes()); data[-1] ^= 1; cached.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=cached.name):
+        second = load_image_folder(tmp_path/'imgs', 8)
+    assert torch.equal(first.x, second.x) and first.fingerprint == second.fingerprint

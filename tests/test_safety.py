@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from simarch.components import COMPONENTS
+from simarch.core import project_root
 from simarch.paper_zoo import paper_models
+from simarch.sections import SECTIONS
 
 from conftest import MODELS
 
@@ -111,6 +113,10 @@ def bad_inputs(tmp_path: Path) -> dict:
         'binary release SAT': (['reproduce', '--profile', 'release', '--sat-csv', str(tmp_path/'binary.csv'),
                                 '--out', str(tmp_path/'o')], 'not a CSV table'),
         'unknown profile': (['reproduce', '--profile', 'nope', '--out', str(tmp_path/'o')], 'unknown profile'),
+        'parameter out of range': (['reproduce', '--profile', 'smoke', '--n-clusters', '1', '--out', str(tmp_path/'o')],
+                                   'parameter n_clusters must be an integer >= 2, got 1'),
+        'cache on an unwritable path': (['sat', *ARGS, '--out', str(tmp_path/'o')],
+                                        'cannot be written: Not a directory', {'SIMARCH_CACHE': str(a_file/'cache')}),
     }
     import torch
     if not torch.cuda.is_available():
@@ -118,10 +124,47 @@ def bad_inputs(tmp_path: Path) -> dict:
     return cases
 
 def test_bad_inputs_fail_at_once_in_one_line(tmp_path):
-    for case, (args, message) in bad_inputs(tmp_path).items():
-        r = simarch(args, tmp_path/'cache')
+    runs = project_root()/'_runs'
+    runs_before = tree(runs) if runs.exists() else set()
+    for case, (args, message, *env) in bad_inputs(tmp_path).items():
+        r = simarch(args, tmp_path/'cache', **(env[0] if env else {}))
         lines = r.stderr.strip().splitlines()
         assert r.returncode != 0 and message in r.stderr, (case, r.stderr[-2000:])
         assert 'Traceback' not in r.stderr and len([l for l in lines if 'error' in l]) == 1, (case, r.stderr[-2000:])
         made = [p for p in (tmp_path/'cache').rglob('*') if p.is_file()] if (tmp_path/'cache').exists() else []
         assert not made and not (tmp_path/'o').exists(), (case, made)      # no training, no attack, no output
+    assert (tree(runs) if runs.exists() else set()) == runs_before                 # no executed notebook either
+
+def test_a_disk_that_fills_up_mid_run_ends_in_one_line_and_leaves_no_temporaries(tmp_path):
+    "Writes past 20 kB fail (RLIMIT_FSIZE, as on a full disk): the first checkpoint write stops the run."
+    code = ('import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)); '
+            'from simarch.cli import main; main(sys.argv[1:])')
+    r = subprocess.run([sys.executable, '-c', code, 'sat', *ARGS, '--out', str(tmp_path/'out')], capture_output=True,
+                       text=True, timeout=600, env={**os.environ, 'SIMARCH_CACHE': str(tmp_path/'cache'),
+                                                     'TQDM_DISABLE': '1'})
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+    assert r.stderr.strip().splitlines()[-1].startswith('simarch sat: error: cannot write '), r.stderr[-3000:]
+    assert 'File too large' in r.stderr
+    assert not list((tmp_path/'cache').rglob('*.tmp')) and not (tmp_path/'out').exists()
+
+def test_a_bad_papermill_parameter_stops_the_notebook_before_any_work(tmp_path):
+    nb = project_root()/'nbs'/SECTIONS['clustering'].notebook
+    r = subprocess.run([sys.executable, '-m', 'papermill', str(nb), str(tmp_path/'run.ipynb'), '-p', 'profile', 'smoke',
+                        '-p', 'out_dir', str(tmp_path/'out'), '-p', 'n_runs', '-5'], cwd=nb.parent,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0
+    message = 'ValueError: section clustering: parameter n_runs must be an integer >= 1, got -5'
+    assert message in r.stderr, r.stderr[-3000:]
+    assert not (tmp_path/'out').exists()
+
+def test_a_section_failing_in_its_kernel_leaves_no_empty_output_folder(tmp_path, monkeypatch):
+    import simarch.sections as sections
+    def fails(name, profile, out, **_):
+        Path(out).mkdir(parents=True, exist_ok=True)       # as open_section does inside the kernel
+        raise sections.SectionError(f'section {name}: ValueError: bad')
+    monkeypatch.setattr(sections, 'run_section', fails)
+    with pytest.raises(sections.SectionError): sections.reproduce('smoke', only=['zoo'], out_dir=tmp_path/'new')
+    assert not (tmp_path/'new').exists()
+    (tmp_path/'kept').mkdir(); (tmp_path/'kept'/'old.csv').write_text('a\n1\n')
+    with pytest.raises(sections.SectionError): sections.reproduce('smoke', only=['zoo'], out_dir=tmp_path/'kept')
+    assert (tmp_path/'kept'/'old.csv').exists()             # a folder the run did not make is left as it was

@@ -25,12 +25,15 @@ reproduce: $(STAMP)
 test: check-sync nbtest pytest
 
 # nbdev_export and nbdev_clean must leave library and notebooks unchanged.
+# A notebook saved by a JupyterLab not started with `make lab` carries its metadata: the check cleans it and says so.
 check-sync: $(STAMP)
-	@tmp=$$(mktemp -d) && cp -r simarch $$tmp/lib && cp -r nbs $$tmp/nbs && \
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cp -r simarch $$tmp/lib && cp -r nbs $$tmp/nbs && \
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && \
 	if diff -r -q -x __pycache__ -x .ipynb_checkpoints $$tmp/lib simarch && \
 	   diff -r -q -x .ipynb_checkpoints $$tmp/nbs nbs; then echo "library and notebooks in sync"; \
-	else echo "nbdev_export/nbdev_clean changed files: run them and commit the result"; exit 1; fi
+	else echo "check-sync: nbdev_export and nbdev_clean changed the files above (a notebook saved with editor" \
+	  "metadata, or a library edit not exported); they are fixed now: review 'git diff', commit, and run" \
+	  "'make test' again. 'make lab' starts a JupyterLab that saves notebooks clean."; exit 1; fi
 
 # Library notebooks under nbdev_test; the paper sections run through `simarch reproduce --profile smoke` in
 # pytest (tests/test_sections.py), which also checks the files each section declares.
@@ -44,7 +47,7 @@ bench: $(STAMP)
 	for f in tests/bench/*.py; do $(BIN)/python $$f || exit 1; done
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab nbs
+	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab    # from the checkout root, as the save hook needs
 
 clean:
 	rm -rf _runs _proc _docs

@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #b502ab66
 from __future__ import annotations
-import argparse, logging, os
+import argparse, logging, os, sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,11 +12,26 @@ from pathlib import Path
 __all__ = ['main']
 
 # %% ../nbs/90_cli.ipynb #57406a8e
+_EXAMPLES = {
+    'simarch': 'examples:\n  simarch reproduce                      # every figure of the embedded default (mini)\n'
+               '  simarch sat --profile smoke --out sat/  # one SAT matrix, in a few minutes',
+    'reproduce': 'examples:\n  simarch reproduce --profile smoke --only zoo,similarity\n'
+                 '  simarch reproduce --profile release --sat-csv SAT_release.csv '
+                 '--components-csv "Model Feature_release.csv"\n  simarch reproduce --list',
+    'sat': 'examples:\n  simarch sat --profile mini --models resnet,vit_p8,convnext --out sat/\n'
+           '  simarch sat --profile paper --data /data/imagenet/val --device cuda --out sat/',
+}
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='simarch',
+    from simarch import __version__
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog='simarch', epilog=_EXAMPLES['simarch'], formatter_class=raw,
                                 description='Similarity of neural architectures by adversarial attack transferability.')
+    p.add_argument('--version', action='version', version=f'simarch {__version__}')
     sub = p.add_subparsers(dest='command', required=True)
-    r = sub.add_parser('reproduce', help='run the paper sections with papermill')
+    r = sub.add_parser('reproduce', help='run the paper sections with papermill', epilog=_EXAMPLES['reproduce'],
+                       formatter_class=raw)
+    r.add_argument('--list', action='store_true', help='list the sections (what each reads and writes) and exit')
     r.add_argument('--profile', default=None, help="default: $SIMARCH_PROFILE, else mini. smoke (a few minutes), "
                    "mini (the embedded default, about 20 minutes on 2 CPU cores), paper (the 69 pretrained models; "
                    "needs --data), release (the analyses on the authors' published files)")
@@ -33,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--components-csv', default=None,
                    help='release profile: the authors\' "Model Feature_release.csv" (path or URL)')
     s = sub.add_parser('sat', help='compute the SAT matrix of a zoo and write the results contract (sat.csv, '
-                       'sat_adjusted.csv, sat_ci.csv, transfer.csv, joint.csv, meta.json, records.safetensors)')
+                       'sat_adjusted.csv, sat_ci.csv, transfer.csv, joint.csv, meta.json, records.safetensors)',
+                       epilog=_EXAMPLES['sat'], formatter_class=raw)
     s.add_argument('--profile', '--zoo', dest='profile', default=None,
                    help='profile whose models to use (smoke, mini, paper); default: $SIMARCH_PROFILE, else mini')
     s.add_argument('--out', required=True, help='output folder')
@@ -103,9 +119,17 @@ def _local(path: str | None) -> str | None:
     "A local path made absolute (section notebooks run in their own folder); URLs as they are."
     return path if path is None or '://' in path else str(Path(path).resolve())
 
+def _list_sections():
+    from simarch.sections import SECTIONS, section_order
+    for n in section_order(list(SECTIONS)):
+        sec = SECTIONS[n]
+        print(f'{n}  (nbs/{sec.notebook}): {sec.regenerates}\n  reads:  {", ".join(sec.inputs) or "-"}\n'
+              f'  writes: {", ".join(sec.outputs)}')
+
 def _reproduce(args):
     from simarch.engine import Runtime
     from simarch.sections import reproduce
+    if args.list: return _list_sections()
     _writable(args.out)
     if args.device: Runtime(args.device)          # a bad device fails before any section runs
     params = dict(data_dir=_local(args.data), weights_dir=_local(args.weights), train_dir=_local(args.train_data),
@@ -145,3 +169,7 @@ def main(argv: list[str] | None = None):
     try: {'reproduce': _reproduce, 'sat': _sat}[args.command](args)
     except (ValueError, KeyError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None
+    except KeyboardInterrupt:
+        print(f'\nsimarch {args.command}: interrupted; finished work is cached: the same command resumes it',
+              file=sys.stderr)
+        raise SystemExit(130) from None

@@ -14,7 +14,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors import safe_open
 from safetensors.torch import save_file
-from tqdm.auto import tqdm
+from tqdm import tqdm   # text bars: no ipywidgets needed, no 'IProgress not found' warning in notebooks
 
 # %% auto #0
 __all__ = ['log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic', 'check_name',
@@ -207,8 +207,19 @@ def default_workers() -> int:
     if int(os.environ.get('WORLD_SIZE', 1)) > 1: return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
+class _LatestLine:
+    "A file for tqdm that keeps only its latest status line, rewritten into `path` (read by `simarch reproduce`)."
+    def __init__(self, path: str | Path): self.path, self.line = Path(path), ''
+    def write(self, text: str):
+        if latest := text.rsplit('\r', 1)[-1].strip(): self.line = latest
+    def flush(self):
+        with contextlib.suppress(OSError): self.path.write_text(self.line + '\n')    # a torn read shows one blank
+
 def progress(iterable=None, show: bool = True, **kwargs):
-    "A tqdm progress bar, or none when `show` is False; `$TQDM_DISABLE` still silences it (e.g. under papermill)."
+    """A tqdm progress bar, or none when `show` is False. `$TQDM_DISABLE` silences it (e.g. under papermill), except
+    that with `$SIMARCH_PROGRESS_FILE` set the bar's latest line goes to that file, for `simarch reproduce` to show."""
+    if show and (sink := os.environ.get('SIMARCH_PROGRESS_FILE')):
+        return tqdm(iterable, **kwargs, file=_LatestLine(sink), disable=False, ascii=True, mininterval=1)
     return tqdm(iterable, **kwargs, **({} if show else {'disable': True}))
 
 _JOBS: dict[int, tuple] = {}   # (fn, items) of the running `parallel_map`, inherited by its forked workers

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits as _sk_digits
 from sklearn.model_selection import train_test_split
 
-from .core import cache_dir, fingerprint, load_or_compute
-from tqdm.auto import tqdm
+from .core import cache_dir, fingerprint, load_or_compute, progress
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'IMAGENET_SIZE', 'ImageSet', 'TrainTest', 'load_digits', 'per_class_subset', 'select_samples',
@@ -144,7 +143,7 @@ def load_image_folder(root: str | Path, size: int = 224, n_per_class: int | None
     key = fingerprint([(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in chosen],
                       list(classes), size, idx)
     def decode():   # 8-bit pixels are exact: to_tensor divides uint8 values by 255
-        x = torch.stack([_read_image(p, size) for p in tqdm(chosen, desc='decode', unit='img')])
+        x = torch.stack([_read_image(p, size) for p in progress(chosen, desc='decode', unit='img')])
         return {'x': (x * 255).round().to(torch.uint8)}
     x = load_or_compute(cache_dir('images')/f'{Path(root).name}-{size}-{key[:16]}.safetensors', decode)['x']
     return ImageSet(x.float() / 255, labels[idx], idx.clone(), classes)

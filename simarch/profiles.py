@@ -12,11 +12,10 @@ from pathlib import Path
 import pandas as pd
 import timm
 from safetensors.torch import load_model
-from tqdm.auto import tqdm
 
 from .attack import AttackConfig
 from .components import COMPONENTS
-from .core import cache_dir, check_name
+from .core import cache_dir, check_name, progress
 from .data import IMAGENET_SIZE, ImageSet, check_imagenet_folder, load_digits, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
@@ -207,7 +206,7 @@ def load_workload(profile: str | Profile, names: list[str] | None = None,
         scan = check_imagenet_folder(data_dir)
         if weights_dir is not None: check_weights(names, weights_dir)
         test = select_samples(load_imagenet(data_dir, n_per_class, seed, scan=scan), n_samples, seed)
-        models = {n: load_pretrained(n, weights_dir) for n in tqdm(names, desc='weights', unit='model')}
+        models = {n: load_pretrained(n, weights_dir) for n in progress(names, desc='weights', unit='model')}
         info = dict(name='ImageNet validation folder', root=str(Path(data_dir).resolve()), n_per_class=n_per_class,
                     subset_seed=seed, canonical_size=IMAGENET_SIZE,
                     timm_names={n: get_spec(n).timm_name for n in names},

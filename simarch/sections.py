@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_sections.ipynb #18c41900
 from __future__ import annotations
-import ast, json, math, os, shutil, tempfile, time
+import ast, json, math, os, shutil, sys, tempfile, threading, time
 from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +204,32 @@ def open_section(name: str, profile: str | None = None, out_dir: str | Path | No
 def _snapshot(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
 
+def _relay(label: str, sink: Path, done: threading.Event, every: float = 10.0):
+    "Show a kernel's latest progress line (`sink`) until `done`: in place on a terminal, else a line every `every` s."
+    from tqdm import tqdm
+    tty, start, shown = sys.stdout.isatty(), time.time(), 0.0
+    width = shutil.get_terminal_size().columns - 1
+    while not done.wait(1.0):
+        try: latest = sink.read_text().strip()
+        except OSError: latest = ''
+        text = f'{label} {tqdm.format_interval(time.time() - start)} | {latest or "working"}'
+        if tty: print('\r' + text[:width].ljust(width), end='', flush=True)
+        elif time.time() - shown >= every: print(text, flush=True); shown = time.time()
+    if tty: print('\r' + ' ' * width + '\r', end='', flush=True)
+
+def _kernel_manager(log: Path):
+    """A kernel manager on local sockets (no 'Kernel is running over TCP without encryption' warning) whose kernel
+    writes its own log, e.g. its messages after Ctrl-C, to `log` instead of the terminal; cells' output is in the
+    executed notebook either way."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+    class QuietKernelManager(AsyncKernelManager):
+        @default('transport')
+        def _default_transport(self): return 'ipc'
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(log, 'wb') as f: await super()._async_launch_kernel(kernel_cmd, **kw, stdout=f, stderr=f)
+    return QuietKernelManager
+
 class SectionError(RuntimeError):
     "A section notebook failed; the message is the error raised inside its kernel."
 
@@ -218,14 +244,25 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     rank = launch_rank_and_world()[0]
     run = root/'_runs'/profile.name/(f'rank{rank}' if rank else '')/Path(sec.notebook).name
     run.parent.mkdir(parents=True, exist_ok=True)
-    before, old = _snapshot(out), {k: os.environ.get(k) for k in ('TQDM_DISABLE', 'SIMARCH_DIST_SCOPE')}
-    os.environ.update(TQDM_DISABLE='1', SIMARCH_DIST_SCOPE=name)   # the kernel's process group under torchrun
+    sink = run.with_suffix('.progress')
+    before, old = _snapshot(out), {k: os.environ.get(k) for k in ('TQDM_DISABLE', 'SIMARCH_DIST_SCOPE',
+                                                                  'SIMARCH_PROGRESS_FILE')}
+    # no bars in the executed notebook; the kernel's latest bar line goes to `sink`; SIMARCH_DIST_SCOPE names the
+    # kernel's process group under torchrun
+    os.environ.update(TQDM_DISABLE='1', SIMARCH_DIST_SCOPE=name, SIMARCH_PROGRESS_FILE=str(sink))
+    done = threading.Event()
+    relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, done), daemon=True)
+    if rank == 0: relay.start()
     try:
         pm.execute_notebook(str(nb), str(run), parameters=dict(profile=profile.name, out_dir=str(out), **parameters),
-                            cwd=str(nb.parent), progress_bar=False, kernel_name='python3')
+                            cwd=str(nb.parent), progress_bar=False, kernel_name='python3',
+                            kernel_manager_class=_kernel_manager(run.with_suffix('.kernel.log')))
     except pm.PapermillExecutionError as e:          # the error inside the kernel, in one line
         raise SectionError(f'section {name}: {e.ename}: {e.evalue} (the executed notebook: {run})') from None
     finally:
+        done.set()
+        if relay.is_alive(): relay.join()
+        sink.unlink(missing_ok=True)
         for k, v in old.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
@@ -320,3 +357,5 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
         shutil.rmtree(reference, ignore_errors=True)
         if made_out and out.is_dir() and not any(out.iterdir()): out.rmdir()    # a failed first section
     return times
+
+

@@ -17,7 +17,6 @@ from safetensors import SafetensorError, safe_open
 from torch.nn.parallel import DistributedDataParallel
 from safetensors.torch import load_model, save_model
 from timm.scheduler import CosineLRScheduler
-from tqdm.auto import tqdm
 
 from .core import (atomic_path, cache_dir, check_digests, fingerprint, num_threads, parallel_map,
                           seed_everything, tensor_digests)

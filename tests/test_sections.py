@@ -1,5 +1,5 @@
 "The paper sections behind `simarch reproduce`: declarations, the papermill runner and the smoke profile end to end."
-import json, os, subprocess, sys
+import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 
 import nbformat, pandas as pd, pytest
@@ -21,6 +21,33 @@ def test_reproduce_cli_writes_zoo_table(tmp_path):
     assert set(COMPONENTS) <= set(df.columns) and {'family', 'params', 'test_acc'} <= set(df.columns)
     assert df.test_acc.between(0, 1).all() and (df.params > 0).all()
     assert (out/'zoo.md').read_text().startswith('| Model name')
+
+def simarch_reproduce_zoo(out: Path, cache: Path, interrupt_after: float | None = None):
+    p = subprocess.Popen([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'smoke', '--only', 'zoo',
+                          '--out', str(out)], env={**os.environ, 'SIMARCH_CACHE': str(cache)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if interrupt_after:
+        time.sleep(interrupt_after); p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=600)
+    return p.returncode, out, err
+
+def test_reproduce_relays_the_kernels_progress_without_kernel_warnings(tmp_path):
+    "From an empty cache the zoo trains for a while: its bar reaches the terminal, as a line every 10 s in a pipe."
+    rc, out, err = simarch_reproduce_zoo(tmp_path/'figs', tmp_path/'cache')
+    assert rc == 0, out + err
+    assert re.search(r'^\[smoke\] zoo \d\d:\d\d \| train: .*\d+/5 \[\d\d:\d\d<\d\d:\d\d', out, re.M), out   # an ETA
+    assert 'Kernel is running over TCP' not in err and 'WARNING' not in err, err
+    executed = (project_root()/'_runs'/'smoke'/'00_zoo.ipynb').read_text()
+    assert 'IProgress' not in executed and 'train:' not in executed          # no bar noise in the notebook
+
+def test_ctrl_c_ends_in_one_line_and_leaves_no_kernel(tmp_path):
+    rc, out, err = simarch_reproduce_zoo(tmp_path/'figs', tmp_path/'cache', interrupt_after=10)
+    assert rc == 130 and 'Traceback' not in err, err
+    assert err.strip().splitlines()[-1].endswith('interrupted; finished work is cached: the same command resumes it')
+    time.sleep(2)
+    kernels = subprocess.run(['pgrep', '-f', 'ipykernel_launcher'], capture_output=True, text=True).stdout.split()
+    assert not [k for k in kernels if Path(f'/proc/{k}/environ').exists()
+                and str(tmp_path) in Path(f'/proc/{k}/environ').read_text(errors='replace')]
 
 def test_unknown_section_is_refused():
     r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--only', 'nope'], capture_output=True,

@@ -8,7 +8,7 @@ PROFILE ?= mini
 TORCH  := torch==2.14.1 torchvision==0.29.1
 export TQDM_DISABLE ?= 1
 
-.PHONY: install reproduce test check-sync nbtest pytest bench lab clean
+.PHONY: install reproduce test check-sync nbtest pytest check-report bench lab clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ nbtest: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# CI: the committed mini report rendered in headless Chromium (Debian package chromium; .ci/run installs it).
+check-report: $(STAMP)
+	$(BIN)/python tests/check_report_in_chromium.py figures/$(PROFILE)/report
 
 bench: $(STAMP)
 	for f in tests/bench/*.py; do $(BIN)/python $$f || exit 1; done

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--sat-csv', default=None, help="release profile: the authors' SAT_release.csv (path or URL)")
     r.add_argument('--components-csv', default=None,
                    help='release profile: the authors\' "Model Feature_release.csv" (path or URL)')
+    rp = sub.add_parser('report', help='build the HTML report of the last reproduction (also the end of reproduce)',
+                        epilog='example:\n  simarch report --profile smoke   # -> figures/smoke/report/index.html',
+                        formatter_class=raw)
+    rp.add_argument('--profile', default=None, help='default: $SIMARCH_PROFILE, else mini')
+    rp.add_argument('--out', default=None, help="the reproduction's output folder (default: figures/<profile>/)")
     s = sub.add_parser('sat', help='compute the SAT matrix of a zoo and write the results contract (sat.csv, '
                        'sat_adjusted.csv, sat_ci.csv, transfer.csv, joint.csv, meta.json, records.safetensors)',
                        epilog=_EXAMPLES['sat'], formatter_class=raw)
@@ -140,6 +145,13 @@ def _reproduce(args):
     times = reproduce(args.profile, only=_names(args.only, '--only'), out_dir=_local(args.out),
                       **{k: v for k, v in params.items() if v is not None})
     print('reproduced', ', '.join(f'{k} ({v} s)' for k, v in times.items()))
+    from simarch.distributed import launch_rank_and_world
+    if launch_rank_and_world()[0] == 0: _report(args)
+
+def _report(args):
+    from simarch.profiles import get_profile
+    from simarch.report import build_report
+    print('report ->', build_report(get_profile(args.profile).name, _local(args.out)))
 
 def _sat(args):
     from simarch.engine import Runtime
@@ -166,7 +178,7 @@ def main(argv: list[str] | None = None):
         raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')
     logging.basicConfig(level=level, format='%(name)s %(levelname)s: %(message)s')
     from simarch.sections import SectionError
-    try: {'reproduce': _reproduce, 'sat': _sat}[args.command](args)
+    try: {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
     except (ValueError, KeyError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None
     except KeyboardInterrupt:

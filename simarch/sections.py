@@ -21,7 +21,8 @@ from .sat import check_result_set
 
 # %% auto #0
 __all__ = ['SECTIONS', 'PARAMETER_RULES', 'Section', 'register_section', 'provider', 'section_order', 'section_parameters',
-           'check_parameters', 'SectionRun', 'open_section', 'SectionError', 'run_section', 'compare_runs', 'reproduce']
+           'check_parameters', 'SectionRun', 'open_section', 'SectionError', 'run_section', 'run_conclusions',
+           'compare_runs', 'reproduce']
 
 # %% ../nbs/21_sections.ipynb #8687a852
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
             raise RuntimeError(f'section {name} wrote undeclared files {", ".join(extra)} in {out} (see {run})')
     return run
 
-def _conclusions(folder: Path) -> dict:
+def run_conclusions(folder: Path) -> dict:
     "The run's yes/no and categorical conclusions that its prose states, read from its files."
     found, read = {}, lambda f: pd.read_csv(folder/f) if (folder/f).exists() else None
     if (checks := read('sat_checks.csv')) is not None:
@@ -301,7 +302,7 @@ def compare_runs(reference: str | Path, current: str | Path, min_spearman: float
         rho = spearmanr(a.to_numpy()[off], b.to_numpy()[off], nan_policy='omit').statistic
         rows.append(dict(item=f, reference='', current=f'Spearman {rho:.3f}, largest difference '
                          f'{np.nanmax(np.abs(a.to_numpy() - b.to_numpy())):.3f}', within_tolerance=rho >= min_spearman))
-    then, now = _conclusions(reference), _conclusions(current)
+    then, now = run_conclusions(reference), run_conclusions(current)
     rows += [dict(item=k, reference=v, current=now.get(k), within_tolerance=now.get(k) == v) for k, v in then.items()]
     table = pd.DataFrame(rows, columns=['item', 'reference', 'current', 'within_tolerance'])
     sat_row = table[table.item == 'sat.csv']

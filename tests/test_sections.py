@@ -6,6 +6,7 @@ import nbformat, pandas as pd, pytest
 from simarch.components import COMPONENTS
 from simarch.core import project_root
 from simarch.profiles import get_profile
+from simarch.report import report_problems
 from simarch.sections import SECTIONS, Section, register_section, reproduce, run_section, section_order
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +117,9 @@ def test_reproduce_smoke_writes_exactly_the_declared_files(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     smoke = get_profile('smoke')
     expected = {o for s in SECTIONS.values() for o in s.outputs_for(smoke)}
-    written = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file()}
+    written = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file() and p.parent.name != 'report'}
+    assert {p.name for p in (out/'report').iterdir()} == {'index.html', *(f'{s}.html' for s in SECTIONS)}
+    assert report_problems(out/'report') == []             # every image loads, no traceback
     assert written == expected, (sorted(written - expected), sorted(expected - written))
     # one attack for every section: the distillation section's SAT of two teachers is the similarity section's
     sat, distill_sat = (pd.read_csv(out/f, index_col=0) for f in ('sat.csv', 'distillation_sat.csv'))

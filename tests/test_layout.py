@@ -117,3 +117,12 @@ def test_readme_states_the_committed_results():
     assert f'by {shift.mean_abs_change.iloc[0]:.2f} on average (at most {shift.max_abs_change.iloc[0]:.2f})' in readme
     lowest = pd.read_csv(ROOT/'figures'/'mini'/'zoo.csv').test_acc.min()
     assert f'all at >= {lowest:.1%} clean accuracy' in readme
+
+def test_readme_digits_example_runs(tmp_path):
+    "The README's own-architecture example, as printed there, in a fresh process with a private cache."
+    readme = (ROOT/'README.md').read_text()
+    code = next(b for b in re.findall(r'```python\n(.*?)```', readme, re.S) if "register('my_resnet'" in b)
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=900,
+                       env={**os.environ, 'SIMARCH_CACHE': str(tmp_path/'cache'), 'TQDM_DISABLE': '1'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'my_resnet' in r.stdout and r.stdout.count('\n') >= 4, r.stdout

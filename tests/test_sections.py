@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_reproduce_cli_writes_zoo_table(tmp_path):
     "The README's runner end to end on the smoke profile: papermill executes the section and checks its outputs."
-    out = tmp_path/'figs'
+    out = tmp_path/'figs'                     # given relative to where the user stands, not to the notebook's folder
     r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'smoke', '--only', 'zoo',
-                        '--out', str(out)], capture_output=True, text=True)
+                        '--out', 'figs'], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     df = pd.read_csv(out/'zoo.csv')
     assert list(df.model) == list(get_profile('smoke').models)

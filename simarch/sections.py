@@ -218,15 +218,17 @@ def _relay(label: str, sink: Path, done: threading.Event, every: float = 10.0):
         elif time.time() - shown >= every: print(text, flush=True); shown = time.time()
     if tty: print('\r' + ' ' * width + '\r', end='', flush=True)
 
-def _kernel_manager(log: Path):
-    """A kernel manager on local sockets (no 'Kernel is running over TCP without encryption' warning) whose kernel
-    writes its own log, e.g. its messages after Ctrl-C, to `log` instead of the terminal; cells' output is in the
-    executed notebook either way."""
+def _kernel_manager(log: Path, sockets: str):
+    """A kernel manager on local sockets in the folder `sockets` (no 'Kernel is running over TCP without encryption'
+    warning) whose kernel writes its own log, e.g. its messages after Ctrl-C, to `log` instead of the terminal;
+    cells' output is in the executed notebook either way."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
     class QuietKernelManager(AsyncKernelManager):
         @default('transport')
         def _default_transport(self): return 'ipc'
+        @default('ip')             # a folder of its own: kernels started at once (torchrun ranks) never share a socket
+        def _default_ip(self): return str(Path(sockets)/'kernel')
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             with open(log, 'wb') as f: await super()._async_launch_kernel(kernel_cmd, **kw, stdout=f, stderr=f)
     return QuietKernelManager
@@ -254,15 +256,17 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     done = threading.Event()
     relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, done), daemon=True)
     if rank == 0: relay.start()
+    sockets = tempfile.mkdtemp(prefix='simarch-kernel-')      # short: a socket path has at most 107 characters
     try:
         pm.execute_notebook(str(nb), str(run), parameters=dict(profile=profile.name, out_dir=str(out), **parameters),
                             cwd=str(nb.parent), progress_bar=False, kernel_name='python3',
-                            kernel_manager_class=_kernel_manager(run.with_suffix('.kernel.log')))
+                            kernel_manager_class=_kernel_manager(run.with_suffix('.kernel.log'), sockets))
     except pm.PapermillExecutionError as e:          # the error inside the kernel, in one line
         raise SectionError(f'section {name}: {e.ename}: {e.evalue} (the executed notebook: {run})') from None
     finally:
         done.set()
         if relay.is_alive(): relay.join()
+        shutil.rmtree(sockets, ignore_errors=True)
         sink.unlink(missing_ok=True)
         for k, v in old.items():
             if v is None: os.environ.pop(k, None)

@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from .attack import NORMS, PRECISIONS
 from .core import check_cache_writable, figures_dir, project_root
 from .distributed import launch_rank_and_world
+from .ensemble import METHODS
 from .profiles import Profile, get_profile
+from .records import MEASURES
 from .release import analysis_inputs
 from .sat import check_result_set
 
@@ -116,6 +119,9 @@ def _fraction_text(v) -> bool:
     try: return not isinstance(v, bool) and Fraction(str(v).strip()) >= 0
     except (ValueError, ZeroDivisionError): return False
 
+def _one_of(choices: tuple) -> tuple:
+    return ' or '.join(map(repr, choices)), lambda v: v in choices
+
 _LIST = ('a non-empty comma-separated list', lambda v: isinstance(v, (str, int)) and bool(str(v).strip(', ')))
 
 PARAMETER_RULES: dict[str, tuple] = {   # name -> (what is expected, test); the rest get their declared type only
@@ -128,10 +134,7 @@ PARAMETER_RULES: dict[str, tuple] = {   # name -> (what is expected, test); the 
                   lambda v: isinstance(v, str) and all(_fraction_text(e) for e in v.split(',') if e.strip())),
     'alpha': _number(0, open_low=True), 'temperature': _number(0, open_low=True),
     'learning_rate': _number(0, 1, open_low=True), 'kd_alpha': _number(0, 1), 'noise_sigma': _number(0),
-    'measure': ("'sat' or 'adjusted'", lambda v: v in ('sat', 'adjusted')),
-    'method': ("'softmax' or 'logits'", lambda v: v in ('softmax', 'logits')),
-    'norm': ("'linf' or 'l2'", lambda v: v in ('linf', 'l2')),
-    'precision': ("'fp32' or 'bf16'", lambda v: v in ('fp32', 'bf16')),
+    'measure': _one_of(MEASURES), 'method': _one_of(METHODS), 'norm': _one_of(NORMS), 'precision': _one_of(PRECISIONS),
     **{n: _LIST for n in ('models', 'teachers', 'students', 'seeds')},
 }
 _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,)}

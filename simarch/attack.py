@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_attack.ipynb #8ba717bf
 from __future__ import annotations
-import contextlib
+import contextlib, math
 from dataclasses import dataclass, asdict
 
 import torch
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .core import run_batches, sample_generator
 
 # %% auto #0
-__all__ = ['NORMS', 'PRECISIONS', 'AttackConfig', 'random_start', 'frozen', 'pgd']
+__all__ = ['NORMS', 'PRECISIONS', 'AttackConfig', 'random_start', 'frozen', 'pgd', 'quantize_delta', 'apply_delta']
 
 # %% ../nbs/11_attack.ipynb #49e2d908
 NORMS = ('linf', 'l2')
@@ -31,6 +31,9 @@ class AttackConfig:
     seed: int = 0
     # 'bf16': the attack's forward/backward under bf16 autocast (faster on GPUs, slightly different results)
     precision: str = 'fp32'
+    # adversarial images on the 8-bit pixel grid, as saved adversarial images are (a quarter of float32's
+    # storage); False: the exact floats PGD ends with
+    quantize: bool = True
 
     def __post_init__(self):
         if self.norm not in NORMS: raise ValueError(f'norm must be one of {NORMS}, got {self.norm!r}')
@@ -104,3 +107,20 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, c
         return adv.detach().cpu()
     with frozen(model): out = run_batches(attack, len(x), batch_size)
     return torch.cat(out) if out else x[:0].clone()
+
+# %% ../nbs/11_attack.ipynb #51bc0c7a
+def quantize_delta(delta: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
+    "`delta` in whole 1/255 steps inside `cfg`'s ball: int8, or int16 where a step count exceeds 127."
+    steps = torch.round(delta * 255)
+    if cfg.norm == 'linf':
+        limit = math.floor(cfg.eps * 255 + 1e-6)
+        steps = steps.clamp(-limit, limit)
+    else:
+        longer = steps.flatten(1).norm(dim=1) > cfg.eps * 255
+        steps[longer] = torch.trunc(delta[longer] * 255)
+    small = not len(steps) or steps.abs().max() <= 127
+    return steps.to(torch.int8 if small else torch.int16)
+
+def apply_delta(x: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    "The images `x` perturbed by `steps` 1/255 steps, in [0,1]."
+    return (x + steps.float() / 255).clamp(0, 1)

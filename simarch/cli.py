@@ -69,8 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument('--threads', type=int, default=1,
                    help='torch CPU threads per process (results depend on it at the last bit)')
     s.add_argument('--workers', type=int, default=None,
-                   help='CPU worker processes, each a shard of the samples (same results whatever the number; '
+                   help='CPU worker processes, each every n-th chunk of samples (same results whatever the number; '
                         'default: $SIMARCH_WORKERS, else one per core)')
+    s.add_argument('--float-adversarial', action='store_true',
+                   help='exact float adversarial images (default: on the 8-bit pixel grid, as saved adversarial '
+                        'images are; a quarter of the disk)')
+    s.add_argument('--no-keep-adversarial', action='store_true',
+                   help='keep no adversarial images on disk (a model added later then re-attacks with every source)')
     _workload_args(s)
     s.add_argument('--expected', default=None,
                    help='CSV of published top-1 per model (model,top1) for the accuracy check '
@@ -161,9 +166,10 @@ def _sat(args):
     _writable(args.out)
     check_cache_writable()
     profile = get_profile(args.profile)
-    attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision)
+    attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision,
+                                 quantize=not args.float_adversarial)
     runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last,
-                      args.workers)
+                      args.workers, keep_adversarial=not args.no_keep_adversarial)
     res = run_sat(profile, _names(args.models, '--models'), attack, runtime, args.out, n_samples=args.n_samples,
                   seed=args.seed, data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class,
                   expected=args.expected, n_boot=args.n_boot)

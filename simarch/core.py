@@ -20,8 +20,8 @@ from tqdm import tqdm   # text bars: no ipywidgets needed, no 'IProgress not fou
 __all__ = ['log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic', 'check_name',
            'checkout_root', 'project_root', 'cache_root', 'check_cache_writable', 'cache_dir', 'figures_dir',
            'fingerprint', 'file_sha256', 'library_versions', 'seed_everything', 'sample_generator', 'num_threads',
-           'run_batches', 'default_workers', 'progress', 'parallel_map', 'tensor_digests', 'check_digests',
-           'load_or_compute']
+           'run_batches', 'default_workers', 'LatestLine', 'progress', 'parallel_map', 'tensor_digests',
+           'check_digests', 'read_cache', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #86a6d2fb
 _HOST = socket.gethostname().replace('~', '-')
@@ -207,7 +207,7 @@ def default_workers() -> int:
     if int(os.environ.get('WORLD_SIZE', 1)) > 1: return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
-class _LatestLine:
+class LatestLine:
     "A file for tqdm that keeps only its latest status line, rewritten into `path` (read by `simarch reproduce`)."
     def __init__(self, path: str | Path): self.path, self.line = Path(path), ''
     def write(self, text: str):
@@ -219,7 +219,7 @@ def progress(iterable=None, show: bool = True, **kwargs):
     """A tqdm progress bar, or none when `show` is False. `$TQDM_DISABLE` silences it (e.g. under papermill), except
     that with `$SIMARCH_PROGRESS_FILE` set the bar's latest line goes to that file, for `simarch reproduce` to show."""
     if show and (sink := os.environ.get('SIMARCH_PROGRESS_FILE')):
-        return tqdm(iterable, **kwargs, file=_LatestLine(sink), disable=False, ascii=True, mininterval=1)
+        return tqdm(iterable, **kwargs, file=LatestLine(sink), disable=False, ascii=True, mininterval=1)
     return tqdm(iterable, **kwargs, **({} if show else {'disable': True}))
 
 _JOBS: dict[int, tuple] = {}   # (fn, items) of the running `parallel_map`, inherited by its forked workers
@@ -299,6 +299,10 @@ def _claimed(path: Path):
         os.close(fd)
 
 log = logging.getLogger('simarch')
+
+def read_cache(path: str | Path) -> dict[str, torch.Tensor] | None:
+    "The verified tensors stored at `path`, or None (a corrupt file is removed, with one warning)."
+    return _stored(Path(path))
 
 def load_or_compute(path: str | Path, compute) -> dict[str, torch.Tensor]:
     "Tensors stored at `path` (their digests checked), or `compute()`'s dict of tensors, written to `path` first."

@@ -8,19 +8,19 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .attack import AttackConfig, pgd
+from .attack import AttackConfig, apply_delta, pgd, quantize_delta
 from .core import (cache_dir, default_workers, fingerprint, load_or_compute, num_threads, parallel_map,
-                          progress as progress_bar, run_batches)
+                          progress as progress_bar, read_cache, run_batches)
 from .data import ImageSet
-from .distributed import gather_samples, launch_rank_and_world, shard_positions
+from .distributed import gather_samples, launch_rank_and_world
 from .records import TransferRecords
 from .registry import ZooModel
 
 # %% auto #0
-__all__ = ['ENGINE_VERSION', 'Runtime', 'clean_logits', 'compute_records', 'sharded_records']
+__all__ = ['ENGINE_VERSION', 'Runtime', 'sample_chunks', 'clean_logits', 'compute_records', 'sharded_records']
 
 # %% ../nbs/14_engine.ipynb #8d6bb02d
-ENGINE_VERSION = 2   # bump when the engine changes the floats it produces (v2: fixed chunks of sample positions)
+ENGINE_VERSION = 3   # bump when the engine changes the floats it produces (v3: work and cache by chunk of samples)
 
 @dataclass(frozen=True)
 class Runtime:
@@ -30,6 +30,9 @@ class Runtime:
     batch_size: int = 64
     channels_last: bool = False
     workers: int | None = None    # CPU worker processes; None: `default_workers()` (one per core); GPU: always 1
+    # keep adversarial images on disk, so a model added later is scored against them without attacking again;
+    # False: nothing but results on disk (an added model then re-attacks with every source)
+    keep_adversarial: bool = True
 
     def __post_init__(self):
         try: kind = torch.device(self.device).type
@@ -57,111 +60,144 @@ def _logits(module, x, batch_size, device):
     if not len(x): return torch.empty(0)
     return torch.cat(run_batches(lambda a, b: module(x[a:b].to(device)).float().cpu(), len(x), batch_size))
 
-def _chunks(pos: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
-    "Indices into `pos` (sorted sample positions) grouped by the fixed chunks [0, B), [B, 2B), ... of the image set."
-    if not len(pos): return []
-    _, counts = torch.unique_consecutive(pos // batch_size, return_counts=True)
-    return list(torch.arange(len(pos)).split(counts.tolist()))
+def sample_chunks(n: int, batch_size: int) -> list[torch.Tensor]:
+    "The engine's units of work: the sample positions [0, B), [B, 2B), ... of an image set of `n`."
+    return list(torch.arange(n).split(batch_size))
 
 def _data_root(images: ImageSet, runtime: Runtime):
     return cache_dir('sat', images.fingerprint[:16], runtime.tag)
 
-def clean_logits(model: ZooModel, images: ImageSet, runtime: Runtime = Runtime()) -> torch.Tensor:
-    "Logits of `model` on `images`, cached per model, data and runtime (shared by SAT, ensembles and distillation)."
-    model.module.to(runtime.device)
+def _model_id(model: ZooModel) -> str: return f'{model.name}-{model.key[:16]}'
+
+def _prepared(models, runtime):
+    for m in models:
+        m.module.to(runtime.device).eval()
+        if runtime.channels_last: m.module.to(memory_format=torch.channels_last)
+
+def clean_logits(model: ZooModel, images: ImageSet, runtime: Runtime = Runtime(), chunks: list[int] | None = None
+                 ) -> torch.Tensor:
+    """Logits of `model` on `images` (on the sample chunks `chunks` only; None: all), cached per model, data, runtime
+    and chunk (shared by SAT, ensembles and distillation)."""
+    _prepared([model], runtime)
+    parts = sample_chunks(len(images), runtime.batch_size)
     with num_threads(runtime.threads):
-        path = _data_root(images, runtime)/'clean'/f'{model.name}-{model.key[:16]}.safetensors'
-        return load_or_compute(path, lambda: {'logits': _logits(model.module, images.x, runtime.batch_size,
-                                                                   runtime.device)})['logits']
+        root = _data_root(images, runtime)/'clean'
+        def chunk_logits(c):
+            return load_or_compute(root/f'{_model_id(model)}-c{c:05d}.safetensors', lambda: {
+                'logits': _logits(model.module, images.x[parts[c]], runtime.batch_size, runtime.device)})['logits']
+        out = [chunk_logits(c) for c in (range(len(parts)) if chunks is None else chunks)]
+    return torch.cat(out) if out else torch.empty(0)
+
+def _chunk_positions(n, batch_size, chunks) -> torch.Tensor:
+    parts = sample_chunks(n, batch_size)
+    return torch.cat([parts[c] for c in chunks]) if chunks else torch.empty(0, dtype=torch.long)
+
+def _clean_correct(models, images, runtime, chunks) -> torch.Tensor:
+    "(models, samples of `chunks`) booleans: the clean prediction is right."
+    if not chunks: return torch.zeros(len(models), 0, dtype=torch.bool)
+    y = images.y[_chunk_positions(len(images), runtime.batch_size, chunks)]
+    return torch.stack([clean_logits(m, images, runtime, chunks).argmax(1) == y for m in models])
+
+def _adversarial(source, x, y, ids, ok, attack, runtime, path) -> dict:
+    "The source's adversarial images of a chunk's samples that it classifies correctly (`ok`): rows `pos`, images `x`."
+    def compute():
+        pos = torch.nonzero(ok).flatten()
+        adv = pgd(source.module, x[pos], y[pos], ids[pos], attack, runtime.batch_size)
+        return {'pos': pos, **({'delta': quantize_delta(adv - x[pos], attack)} if attack.quantize else {'x': adv})}
+    stored = load_or_compute(path, compute) if runtime.keep_adversarial else compute()
+    pos = stored['pos']
+    return {'pos': pos, 'x': stored['x'] if 'x' in stored else apply_delta(x[pos], stored['delta'])}
+
+def _scores(target, target_ok, y, source_ids, adversarial, stem, path, runtime) -> dict:
+    "Per source id: which of its adversarial images of the chunk fool `target` (False off X_st)."
+    known = {}
+    for other in sorted(path.parent.glob(f'{stem}-*.safetensors')):   # scored before, for a zoo with other models
+        if other != path and (stored := read_cache(other)) is not None: known.update(stored)
+    out = {}
+    for s, sid in enumerate(source_ids):
+        if sid in known: out[sid] = known[sid]; continue
+        adv = adversarial(s)
+        rows = torch.nonzero(target_ok[adv['pos']]).flatten()         # rows of samples in X_st
+        fooled, pos = torch.zeros(len(y), dtype=torch.bool), adv['pos'][rows]
+        if len(rows):
+            fooled[pos] = _logits(target.module, adv['x'][rows], runtime.batch_size, runtime.device).argmax(1) != y[pos]
+        out[sid] = fooled
+    return out
+
+def _transfer(models, images, attack, runtime, correct, chunks, progress=True) -> torch.Tensor:
+    """(source, target, sample) booleans on the samples of `chunks`: the source's adversarial image of the sample
+    fools the target (False off X_st); `correct` holds every model's clean results on all samples."""
+    k, parts, ids = len(models), sample_chunks(len(images), runtime.batch_size), [_model_id(m) for m in models]
+    attack_key, zoo_key = fingerprint(attack.record(), ENGINE_VERSION)[:16], fingerprint(sorted(ids))[:16]
+    bar = progress_bar(total=len(chunks) * 2 * k, show=progress, desc='SAT', unit='step')
+    out = []
+    with num_threads(runtime.threads):
+        root = _data_root(images, runtime)
+        _prepared(models, runtime)
+        for c in chunks:
+            pos, where = parts[c], f'chunk {c + 1}/{len(parts)}'
+            x, y, ok = images.x[pos], images.y[pos], correct[:, pos]
+            adversarial = {}
+            def adversarial_of(s):                   # attacked (or read) when a target first needs it
+                if s not in adversarial:
+                    bar.set_postfix_str(f'{where}: attack by {models[s].name}')
+                    adversarial[s] = _adversarial(models[s], x, y, images.ids[pos], ok[s], attack, runtime,
+                                                  root/'adv'/f'{ids[s]}-{attack_key}-c{c:05d}.safetensors')
+                    bar.update()
+                return adversarial[s]
+            fooled = torch.zeros(k, k, len(pos), dtype=torch.bool)
+            for t, target in enumerate(models):
+                bar.set_postfix_str(f'{where}: scored by {target.name}')
+                stem = f'{ids[t]}-{attack_key}-c{c:05d}'
+                path = root/'eval'/f'{stem}-{zoo_key}.safetensors'
+                scores = load_or_compute(path, lambda: _scores(target, ok[t], y, ids, adversarial_of, stem, path,
+                                                               runtime))
+                fooled[:, t] = torch.stack([scores[sid] for sid in ids])
+                bar.update()
+            bar.update(k - len(adversarial))         # attacks that no target needed (every score was cached)
+            out.append(fooled)
+    bar.close()
+    return torch.cat(out, dim=2) if out else torch.zeros(k, k, 0, dtype=torch.bool)
 
 def compute_records(models: list[ZooModel], images: ImageSet, attack: AttackConfig, runtime: Runtime = Runtime(),
                     on_clean=None, progress: bool = True) -> TransferRecords:
     "Cached, resumable transfer records of `models` on `images` under `attack`, in this process."
-    names, n, y = [m.name for m in models], len(images), images.y
-    attack_key = fingerprint(attack.record(), ENGINE_VERSION)[:16]
-    bar = progress_bar(total=len(names) * (len(names) + 2), show=progress, desc='SAT', unit='step')
-    with num_threads(runtime.threads):
-        root = _data_root(images, runtime)
-        for m in models:
-            m.module.to(runtime.device).eval()
-            if runtime.channels_last: m.module.to(memory_format=torch.channels_last)
-        correct = {}
-        for m in models:                                       # clean predictions
-            bar.set_postfix_str(f'clean {m.name}')
-            correct[m.name] = clean_logits(m, images, runtime).argmax(1) == y
-            bar.update()
-        if on_clean: on_clean(correct)                         # e.g. the accuracy check, before any attack
-        fooled = torch.zeros(len(names), len(names), n, dtype=torch.bool)
-        for i, source in enumerate(models):
-            adv_path = root/'adv'/f'{source.name}-{source.key[:16]}-{attack_key}.safetensors'
-            adv = _SourceAttack(source, images, correct[source.name], attack, runtime, adv_path, bar)
-            bar.update()
-            for k, target in enumerate(models):                # every (source, target) on X_st
-                bar.set_postfix_str(f'{source.name} -> {target.name}')
-                path = root/'eval'/(f'{source.name}-{source.key[:16]}-{attack_key}__'
-                                    f'{target.name}-{target.key[:16]}.safetensors')
-                fooled[i, k] = load_or_compute(path, lambda: _evaluate(adv.get(), target, correct[target.name], y,
-                                                                       runtime))['fooled']
-                bar.update()
-    bar.close()
-    return TransferRecords(names, images.ids.clone(), torch.stack([correct[m] for m in names]), fooled)
-
-class _SourceAttack:
-    "A source's adversarial set (its correct samples only), computed or read from disk the first time it is needed."
-    def __init__(self, source, images, correct, attack, runtime, path, bar):
-        self.source, self.images, self.correct, self.attack, self.runtime = source, images, correct, attack, runtime
-        self.path, self.bar, self.tensors = path, bar, None
-
-    def get(self) -> dict:
-        if self.tensors is None:
-            self.bar.set_postfix_str(f'attack {self.source.name}')
-            self.tensors = load_or_compute(self.path, self._attack)
-        return self.tensors
-
-    def _attack(self) -> dict:
-        pos, batch, x = torch.nonzero(self.correct).flatten(), self.runtime.batch_size, self.images
-        xs = [pgd(self.source.module, x.x[c], x.y[c], x.ids[c], self.attack, batch)
-              for c in (pos[idx] for idx in _chunks(pos, batch))]
-        return {'x': torch.cat(xs) if xs else x.x[:0].clone(), 'pos': pos}
-
-def _evaluate(adv: dict, target: ZooModel, target_correct, y, runtime: Runtime) -> dict:
-    "Which of the source's adversarial images fool `target`, on the samples it classifies correctly."
-    rows = torch.nonzero(target_correct[adv['pos']]).flatten()    # adversarial rows whose sample the target gets right
-    out = torch.zeros(len(y), dtype=torch.bool)
-    for idx in _chunks(adv['pos'][rows], runtime.batch_size):
-        r = rows[idx]
-        logits = _logits(target.module, adv['x'][r], runtime.batch_size, runtime.device)
-        out[adv['pos'][r]] = logits.argmax(1) != y[adv['pos'][r]]
-    return {'fooled': out}
+    names, chunks = [m.name for m in models], list(range(len(sample_chunks(len(images), runtime.batch_size))))
+    correct = _clean_correct(models, images, runtime, chunks)
+    if on_clean: on_clean(dict(zip(names, correct)))              # e.g. the accuracy check, before any attack
+    fooled = _transfer(models, images, attack, runtime, correct, chunks, progress)
+    return TransferRecords(names, images.ids.clone(), correct, fooled)
 
 # %% ../nbs/14_engine.ipynb #11e6295a
 def _pooled_records(models, images, attack, runtime, on_clean, workers) -> TransferRecords:
-    "`compute_records` by `workers` processes, one shard of the samples each."
+    "`compute_records` by `workers` forked processes, every `workers`-th chunk of samples each."
     names, n, one = [m.name for m in models], len(images), replace(runtime, workers=1)
-    correct = {m.name: clean_logits(m, images, one).argmax(1) == images.y for m in models}
-    if on_clean: on_clean(correct)
-    shards = [s for s in (shard_positions(n, runtime.batch_size, r, workers) for r in range(workers)) if len(s)]
-    def shard_records(shard):
-        rec = compute_records(models, images.subset(shard), attack, one, progress=shard is shards[0])
-        return rec.correct.numpy(), rec.fooled.numpy()
-    all_correct = torch.zeros(len(names), n, dtype=torch.bool)
+    n_chunks = len(sample_chunks(n, runtime.batch_size))
+    groups = [list(range(r, n_chunks, workers)) for r in range(workers)]
+    positions = [_chunk_positions(n, runtime.batch_size, g) for g in groups]
+    correct = torch.zeros(len(names), n, dtype=torch.bool)
+    parts = parallel_map(lambda g: _clean_correct(models, images, one, g).numpy(), groups, workers)
+    for pos, part in zip(positions, parts): correct[:, pos] = torch.from_numpy(part)
+    if on_clean: on_clean(dict(zip(names, correct)))
     fooled = torch.zeros(len(names), len(names), n, dtype=torch.bool)
-    for shard, (c, f) in zip(shards, parallel_map(shard_records, shards, workers)):
-        all_correct[:, shard], fooled[..., shard] = torch.from_numpy(c), torch.from_numpy(f)
-    return TransferRecords(names, images.ids.clone(), all_correct, fooled)
+    parts = parallel_map(lambda g: _transfer(models, images, attack, one, correct, g, g is groups[0]).numpy(),
+                         groups, workers)
+    for pos, part in zip(positions, parts): fooled[..., pos] = torch.from_numpy(part)
+    return TransferRecords(names, images.ids.clone(), correct, fooled)
 
 def sharded_records(models: list[ZooModel], images: ImageSet, attack: AttackConfig, runtime: Runtime = Runtime(),
                     on_clean=None) -> TransferRecords:
-    "The records of `models` on `images`: on every CPU core by default, or this rank's shard under torchrun."
+    "The records of `models` on `images`: on every CPU core by default, or this rank's chunks under torchrun."
     rank, world = launch_rank_and_world()
+    n_chunks = len(sample_chunks(len(images), runtime.batch_size))
     if world == 1:
-        workers = min(runtime.n_workers, -(-len(images) // runtime.batch_size))
+        workers = min(runtime.n_workers, n_chunks)
         if workers > 1: return _pooled_records(models, images, attack, runtime, on_clean, workers)
         return compute_records(models, images, attack, runtime, on_clean)
     names, n = [m.name for m in models], len(images)
-    gather = lambda t: gather_samples(t, n, runtime.batch_size)
-    def gathered_clean(correct):                               # every rank sees every sample's clean result
-        if on_clean: on_clean(dict(zip(names, gather(torch.stack([correct[m] for m in names])))))
-    shard = images.subset(shard_positions(n, runtime.batch_size, rank, world))
-    local = compute_records(models, shard, attack, runtime, gathered_clean)
-    return TransferRecords(names, images.ids.clone(), gather(local.correct), gather(local.fooled))
+    gather = lambda t: gather_samples(t, n, runtime.batch_size)      # every rank ends with every sample's values
+    mine = list(range(rank, n_chunks, world))
+    correct = gather(_clean_correct(models, images, runtime, mine))
+    if on_clean: on_clean(dict(zip(names, correct)))
+    fooled = gather(_transfer(models, images, attack, runtime, correct, mine, rank == 0))
+    return TransferRecords(names, images.ids.clone(), correct, fooled)

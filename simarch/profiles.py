@@ -65,11 +65,11 @@ class Profile:
     sections: tuple | None = None         # the paper sections it runs; None: all
 
     def attack_with(self, eps=None, steps: int | None = None, alpha: float | None = None, norm: str | None = None,
-                    seed: int = 0, precision: str = 'fp32') -> AttackConfig:
+                    seed: int = 0, precision: str = 'fp32', quantize: bool = True) -> AttackConfig:
         "The profile's attack with the settings given (not None) changed; `eps` may be a fraction such as '8/255'."
         chosen = dict(eps=None if eps is None else float(Fraction(str(eps))),
                       steps=None if steps is None else int(steps), alpha=alpha, norm=norm)
-        return replace(self.attack, seed=int(seed), precision=precision,
+        return replace(self.attack, seed=int(seed), precision=precision, quantize=bool(quantize),
                        **{k: v for k, v in chosen.items() if v is not None})
 
     @property

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from .attack import NORMS, PRECISIONS
-from .core import check_cache_writable, figures_dir, project_root
+from .core import LatestLine, check_cache_writable, figures_dir, project_root
 from .distributed import launch_rank_and_world
 from .ensemble import METHODS
 from .profiles import Profile, get_profile
@@ -208,15 +208,19 @@ def open_section(name: str, profile: str | None = None, out_dir: str | Path | No
 def _snapshot(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
 
-def _relay(label: str, sink: Path, done: threading.Event, every: float = 10.0):
-    "Show a kernel's latest progress line (`sink`) until `done`: in place on a terminal, else a line every `every` s."
+def _relay(label: str, sink: Path, cells: Path, done: threading.Event, every: float = 10.0):
+    """Show a section's progress until `done`: papermill's cell count with its ETA (`cells`) and the kernel's latest
+    bar (`sink`) while it belongs to the running cell; in place on a terminal, else a line every `every` s."""
     from tqdm import tqdm
     tty, start, shown = sys.stdout.isatty(), time.time(), 0.0
     width = shutil.get_terminal_size().columns - 1
+    def read(path):
+        try: return path.read_text().strip(), path.stat().st_mtime
+        except OSError: return '', 0.0
     while not done.wait(1.0):
-        try: latest = sink.read_text().strip()
-        except OSError: latest = ''
-        text = f'{label} {tqdm.format_interval(time.time() - start)} | {latest or "working"}'
+        (cell, cell_time), (bar, bar_time) = read(cells), read(sink)
+        parts = [p for p in (cell, bar if bar_time >= cell_time else '') if p]
+        text = f'{label} {tqdm.format_interval(time.time() - start)} | {" | ".join(parts) or "starting the kernel"}'
         if tty: print('\r' + text[:width].ljust(width), end='', flush=True)
         elif time.time() - shown >= every: print(text, flush=True); shown = time.time()
     if tty: print('\r' + ' ' * width + '\r', end='', flush=True)
@@ -250,19 +254,22 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     rank = launch_rank_and_world()[0]
     run = root/'_runs'/profile.name/(f'rank{rank}' if rank else '')/Path(sec.notebook).name
     run.parent.mkdir(parents=True, exist_ok=True)
-    sink = run.with_suffix('.progress')
+    sink, cells = run.with_suffix('.progress'), run.with_suffix('.cells')
     before, old = _snapshot(out), {k: os.environ.get(k) for k in ('TQDM_DISABLE', 'SIMARCH_DIST_SCOPE',
                                                                   'SIMARCH_PROGRESS_FILE')}
     # no bars in the executed notebook; the kernel's latest bar line goes to `sink`; SIMARCH_DIST_SCOPE names the
     # kernel's process group under torchrun
     os.environ.update(TQDM_DISABLE='1', SIMARCH_DIST_SCOPE=name, SIMARCH_PROGRESS_FILE=str(sink))
     done = threading.Event()
-    relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, done), daemon=True)
+    relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, cells, done), daemon=True)
+    cell_bar = dict(file=LatestLine(cells), disable=False, ascii=True, mininterval=0,
+                    bar_format='cell {n_fmt}/{total_fmt}, ETA {remaining}')
     if rank == 0: relay.start()
     sockets = tempfile.mkdtemp(prefix='simarch-kernel-')      # short: a socket path has at most 107 characters
     try:
         pm.execute_notebook(str(nb), str(run), parameters=dict(profile=profile.name, out_dir=str(out), **parameters),
-                            cwd=str(nb.parent), progress_bar=False, kernel_name='python3',
+                            cwd=str(nb.parent), progress_bar=cell_bar if rank == 0 else False,
+                            kernel_name='python3',
                             kernel_manager_class=_kernel_manager(run.with_suffix('.kernel.log'), sockets))
     except pm.PapermillExecutionError as e:          # the error inside the kernel, in one line
         raise SectionError(f'section {name}: {e.ename}: {e.evalue} (the executed notebook: {run})') from None
@@ -270,7 +277,7 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
         done.set()
         if relay.is_alive(): relay.join()
         shutil.rmtree(sockets, ignore_errors=True)
-        sink.unlink(missing_ok=True)
+        sink.unlink(missing_ok=True); cells.unlink(missing_ok=True)
         for k, v in old.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v

@@ -105,7 +105,8 @@ def test_resume_after_kill_gives_the_same_matrix(cache, tmp_path):
     while time.time() < deadline and len(list(evals.rglob('eval/*.safetensors'))) < 3: time.sleep(0.05)
     os.kill(p.pid, signal.SIGKILL); p.wait()
     done = len(list(evals.rglob('eval/*.safetensors')))
-    assert 3 <= done < len(MODELS) ** 2, f'the kill should land mid-run ({done} evaluations cached)'
+    total = len(MODELS) * math.ceil(200 / 64)                     # one file per (target, chunk of 64 samples)
+    assert 3 <= done < total, f'the kill should land mid-run ({done} of {total} evaluation files cached)'
     assert not (tmp_path/'killed'/'sat.csv').exists()
     r = run_cli([*args, '--out', str(tmp_path/'resumed')], env)
     out, err = r.communicate(); assert r.returncode == 0, err
@@ -134,3 +135,12 @@ def test_bad_arguments_get_one_clear_message(args, message, tmp_path, cache):
 def test_zoo_is_an_alias_of_profile(tmp_path):
     for flag in ('--profile', '--zoo'):
         assert _parser().parse_args(['sat', flag, 'smoke', '--out', str(tmp_path)]).profile == 'smoke'
+
+def test_exact_float_adversarial_images_and_none_kept(cache, tmp_path):
+    env = {**os.environ, 'SIMARCH_CACHE': str(cache), 'TQDM_DISABLE': '1'}
+    r = run_cli(['--models', 'resnet,convnext', '--n-samples', '60', '--steps', '2', '--float-adversarial',
+                 '--no-keep-adversarial', '--out', str(tmp_path)], env)
+    out, err = r.communicate(); assert r.returncode == 0, err
+    import json
+    assert json.loads((tmp_path/'meta.json').read_text())['attack']['quantize'] is False
+    assert not list((cache/'sat').rglob('adv/*.safetensors')) and list((cache/'sat').rglob('eval/*.safetensors'))

@@ -1,49 +1,37 @@
-"""GPU throughput of the paper profile: full-size paper architectures with random weights on random
-images in the canonical 256 px pixel space, N = 256 samples, L-inf PGD 10 steps. Prints images per second per
-model for the attack (forward + backward, 10 steps) and for an evaluation (forward), in fp32 and under bf16
-autocast, with channels-last. Needs a CUDA device; elsewhere it says so and exits.
-Usage: .venv/bin/python tests/bench/bench_paper_gpu.py [--models a,b] [--n 256] [--batch-size 128]
+"""GPU cost of the paper profile: bench_paper_cost.py's measurements and projection on a CUDA device, channels-last,
+in fp32 and under bf16 autocast (target: the full 69 x 69 matrix at 5 images per class in <= 20 minutes on one
+H100 or H200). Needs a CUDA device; elsewhere it says so and exits.
+Usage: .venv/bin/python tests/bench/bench_paper_gpu.py [--models a,b] [--batch 128] [--n-images 5000]
 """
-import argparse, time
+import argparse, sys, time
+from pathlib import Path
 
-DEFAULT = ('resnet50,convnext_tiny,vit_small_patch16_224,swin_tiny_patch4_window7_224,botnet26t_256,crossvit_base_240,'
-           'gluon_xception65,resmlp_24_224')
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_paper_cost import rates, report   # noqa: E402
 
 def main():
     import torch
     ap = argparse.ArgumentParser()
-    ap.add_argument('--models', default=DEFAULT)
-    ap.add_argument('--n', type=int, default=256)
-    ap.add_argument('--batch-size', type=int, default=128)
+    ap.add_argument('--models', default=None); ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--n-images', type=int, default=5000)
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print('no CUDA device here: nothing measured (run this on a GPU machine)')
         return
-    from simarch.attack import AttackConfig, pgd
-    from simarch.engine import _logits
-    from simarch.registry import get_spec
+    from simarch.paper_zoo import paper_models
     torch.backends.cudnn.benchmark = True
-    g = torch.Generator().manual_seed(0)
-    n, bs = args.n, args.batch_size
-    x, y, ids = torch.rand(n, 3, 256, 256, generator=g), torch.randint(0, 1000, (n,), generator=g), torch.arange(n)
-    print(f'{torch.cuda.get_device_name()}, torch {torch.__version__}, N={n}, batch {bs}, 10 PGD steps, channels-last')
-    print(f'{"model":32s} {"res":>4s} {"attack fp32":>12s} {"attack bf16":>12s} {"eval fp32":>10s}   (images/s)')
-    for name in args.models.split(','):
-        spec = get_spec(name)
-        model = spec.build().cuda().eval().to(memory_format=torch.channels_last)
-        rates = []
-        for precision in ('fp32', 'bf16'):
-            cfg = AttackConfig(eps=8 / 255, steps=10, precision=precision)
-            pgd(model, x[:bs], y[:bs], ids[:bs], cfg, bs)   # warm-up
-            torch.cuda.synchronize(); t0 = time.perf_counter()
-            pgd(model, x, y, ids, cfg, bs)
-            torch.cuda.synchronize(); rates.append(n / (time.perf_counter() - t0))
-        _logits(model, x[:bs], bs, 'cuda')
-        torch.cuda.synchronize(); t0 = time.perf_counter()
-        _logits(model, x, bs, 'cuda')
-        torch.cuda.synchronize(); rates.append(n / (time.perf_counter() - t0))
-        res = spec.data_config['input_size'][1]
-        print(f'{name:32s} {res:4d} {rates[0]:12.1f} {rates[1]:12.1f} {rates[2]:10.1f}', flush=True)
-        del model; torch.cuda.empty_cache()
+    table = paper_models()
+    names = args.models.split(',') if args.models else list(table.index)
+    print(f'{torch.cuda.get_device_name()}, torch {torch.__version__}, batch {args.batch}, channels-last')
+    print(f'{"model":34s} {"step fp32":>10s} {"step bf16":>10s} {"eval fp32":>10s} {"eval bf16":>10s}  (images/s)')
+    measured, t0 = {'fp32': {}, 'bf16': {}}, time.perf_counter()
+    for name in names:
+        for precision in measured:
+            measured[precision][name] = rates(name, 'cuda', args.batch, precision, channels_last=True)
+        torch.cuda.empty_cache()
+        (s32, e32), (s16, e16) = measured['fp32'][name], measured['bf16'][name]
+        print(f'{name:34s} {s32:10.1f} {s16:10.1f} {e32:10.1f} {e16:10.1f}', flush=True)
+    print(f'measured in {time.perf_counter() - t0:.0f} s')
+    for precision, m in measured.items(): report(table, m, args.n_images, f'{torch.cuda.get_device_name()} {precision}')
 
 if __name__ == '__main__': main()

@@ -11,8 +11,8 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['launch_rank_and_world', 'local_device', 'init_distributed', 'group_rank_and_world', 'shard_positions',
-           'gather_samples', 'barrier']
+__all__ = ['launch_rank_and_world', 'local_device', 'init_distributed', 'group_rank_and_world', 'sample_chunks',
+           'shard_positions', 'gather_samples', 'barrier']
 
 # %% ../nbs/01_distributed.ipynb #a0090a34
 def launch_rank_and_world() -> tuple[int, int]:
@@ -42,10 +42,14 @@ def group_rank_and_world(enabled: bool = True) -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if enabled and dist.is_initialized() else (0, 1)
 
 # %% ../nbs/01_distributed.ipynb #ec5743dd
+def sample_chunks(n: int, batch_size: int) -> list[torch.Tensor]:
+    "The SAT engine's units of work: the sample positions [0, B), [B, 2B), ... of an image set of `n`."
+    return list(torch.arange(n).split(batch_size))
+
 def shard_positions(n: int, batch_size: int, rank: int, world_size: int) -> torch.Tensor:
     "Positions in [0, n) of `rank`'s shard: every `world_size`-th chunk of `batch_size` positions."
     if not 0 <= rank < world_size: raise ValueError(f'rank {rank} outside a world of {world_size}')
-    chunks = torch.arange(n).split(batch_size)[rank::world_size]
+    chunks = sample_chunks(n, batch_size)[rank::world_size]
     return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.long)
 
 # %% ../nbs/01_distributed.ipynb #e2c0a06d

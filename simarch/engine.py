@@ -12,12 +12,12 @@ from .attack import AttackConfig, apply_delta, pgd, quantize_delta
 from .core import (cache_dir, default_workers, fingerprint, load_or_compute, num_threads, parallel_map,
                           progress as progress_bar, read_cache, run_batches)
 from .data import ImageSet
-from .distributed import gather_samples, launch_rank_and_world
+from .distributed import gather_samples, launch_rank_and_world, sample_chunks
 from .records import TransferRecords
 from .registry import ZooModel
 
 # %% auto #0
-__all__ = ['ENGINE_VERSION', 'Runtime', 'sample_chunks', 'clean_logits', 'compute_records', 'sharded_records']
+__all__ = ['ENGINE_VERSION', 'Runtime', 'clean_logits', 'compute_records', 'sharded_records']
 
 # %% ../nbs/14_engine.ipynb #8d6bb02d
 ENGINE_VERSION = 3   # bump when the engine changes the floats it produces (v3: work and cache by chunk of samples)
@@ -59,10 +59,6 @@ def _logits(module, x, batch_size, device):
     module.eval()
     if not len(x): return torch.empty(0)
     return torch.cat(run_batches(lambda a, b: module(x[a:b].to(device)).float().cpu(), len(x), batch_size))
-
-def sample_chunks(n: int, batch_size: int) -> list[torch.Tensor]:
-    "The engine's units of work: the sample positions [0, B), [B, 2B), ... of an image set of `n`."
-    return list(torch.arange(n).split(batch_size))
 
 def _data_root(images: ImageSet, runtime: Runtime):
     return cache_dir('sat', images.fingerprint[:16], runtime.tag)

@@ -54,8 +54,9 @@ def main():
     copy, port, token = checkout_copy(), free_port(), 'simarch-lab-check'
     venv = Path(sys.executable).parents[1]
     env = dict(os.environ, JUPYTER_CONFIG_PATH=str(copy/'.jupyter'), PYTHONPATH=str(copy))
-    lab = subprocess.Popen([str(venv/'bin'/'jupyter'), 'lab', '--no-browser', f'--port={port}', '--expose-app-in-browser',
-                            f'--IdentityProvider.token={token}', '--ServerApp.ip=127.0.0.1', '--allow-root'],
+    lab = subprocess.Popen([str(venv/'bin'/'jupyter'), 'lab', '--no-browser', f'--port={port}',
+                            '--expose-app-in-browser', f'--IdentityProvider.token={token}', '--ServerApp.ip=127.0.0.1',
+                            '--allow-root'],
                            cwd=copy, env=env, stdout=open(copy/'lab.log', 'w'), stderr=subprocess.STDOUT)
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which('chromium')

@@ -27,22 +27,27 @@ def simarch_reproduce_zoo(out: Path, cache: Path, interrupt_after: float | None 
     p = subprocess.Popen([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'smoke', '--only', 'zoo',
                           '--out', str(out)], env={**os.environ, 'SIMARCH_CACHE': str(cache)},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if interrupt_after:
+    seen = ''
+    if interrupt_after:            # Ctrl-C once the zoo is training (seen in the relayed progress), not while starting
+        deadline = time.time() + 300
+        while time.time() < deadline and 'train:' not in (line := p.stdout.readline()) and line: seen += line
+        seen += line
         time.sleep(interrupt_after); p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=600)
-    return p.returncode, out, err
+    return p.returncode, seen + out, err
 
 def test_reproduce_relays_the_kernels_progress_without_kernel_warnings(tmp_path):
     "From an empty cache the zoo trains for a while: its bar reaches the terminal, as a line every 10 s in a pipe."
     rc, out, err = simarch_reproduce_zoo(tmp_path/'figs', tmp_path/'cache')
     assert rc == 0, out + err
-    assert re.search(r'^\[smoke\] zoo \d\d:\d\d \| train: .*\d+/5 \[\d\d:\d\d<\d\d:\d\d', out, re.M), out   # an ETA
+    eta = r'^\[smoke\] zoo \d\d:\d\d \| cell \d+/\d+, ETA [\d:?]+ \| train: .*\d+/5 \[\d\d:\d\d<\d\d:\d\d'
+    assert re.search(eta, out, re.M), out                     # the cell count and the training bar, each with an ETA
     assert 'Kernel is running over TCP' not in err and 'WARNING' not in err, err
     executed = (project_root()/'_runs'/'smoke'/'00_zoo.ipynb').read_text()
     assert 'IProgress' not in executed and 'train:' not in executed          # no bar noise in the notebook
 
 def test_ctrl_c_ends_in_one_line_and_leaves_no_kernel(tmp_path):
-    rc, out, err = simarch_reproduce_zoo(tmp_path/'figs', tmp_path/'cache', interrupt_after=10)
+    rc, out, err = simarch_reproduce_zoo(tmp_path/'figs', tmp_path/'cache', interrupt_after=1)
     assert rc == 130 and 'Traceback' not in err, err
     assert err.strip().splitlines()[-1].endswith('interrupted; finished work is cached: the same command resumes it')
     time.sleep(2)

@@ -261,7 +261,8 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     # kernel's process group under torchrun
     os.environ.update(TQDM_DISABLE='1', SIMARCH_DIST_SCOPE=name, SIMARCH_PROGRESS_FILE=str(sink))
     done = threading.Event()
-    relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, cells, done), daemon=True)
+    every = float(os.environ.get('SIMARCH_PROGRESS_EVERY', 10))       # seconds between lines when not on a terminal
+    relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, cells, done, every), daemon=True)
     cell_bar = dict(file=LatestLine(cells), disable=False, ascii=True, mininterval=0,
                     bar_format='cell {n_fmt}/{total_fmt}, ETA {remaining}')
     if rank == 0: relay.start()

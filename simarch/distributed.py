@@ -12,7 +12,7 @@ import torch.distributed as dist
 
 # %% auto #0
 __all__ = ['launch_rank_and_world', 'local_device', 'init_distributed', 'group_rank_and_world', 'sample_chunks',
-           'shard_positions', 'gather_samples', 'barrier']
+           'chunk_positions', 'shard_positions', 'gather_samples', 'barrier']
 
 # %% ../nbs/01_distributed.ipynb #a0090a34
 def launch_rank_and_world() -> tuple[int, int]:
@@ -46,11 +46,15 @@ def sample_chunks(n: int, batch_size: int) -> list[torch.Tensor]:
     "The SAT engine's units of work: the sample positions [0, B), [B, 2B), ... of an image set of `n`."
     return list(torch.arange(n).split(batch_size))
 
+def chunk_positions(n: int, batch_size: int, chunks) -> torch.Tensor:
+    "The sample positions of the chunks numbered `chunks`, in that order."
+    parts = sample_chunks(n, batch_size)
+    return torch.cat([parts[c] for c in chunks]) if len(chunks) else torch.empty(0, dtype=torch.long)
+
 def shard_positions(n: int, batch_size: int, rank: int, world_size: int) -> torch.Tensor:
     "Positions in [0, n) of `rank`'s shard: every `world_size`-th chunk of `batch_size` positions."
     if not 0 <= rank < world_size: raise ValueError(f'rank {rank} outside a world of {world_size}')
-    chunks = sample_chunks(n, batch_size)[rank::world_size]
-    return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.long)
+    return chunk_positions(n, batch_size, range(rank, len(sample_chunks(n, batch_size)), world_size))
 
 # %% ../nbs/01_distributed.ipynb #e2c0a06d
 def gather_samples(local: torch.Tensor, n: int, batch_size: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ from .attack import AttackConfig, apply_delta, pgd, quantize_delta
 from .core import (cache_dir, default_workers, fingerprint, load_or_compute, num_threads, parallel_map,
                           progress as progress_bar, read_cache, run_batches)
 from .data import ImageSet
-from .distributed import gather_samples, launch_rank_and_world, sample_chunks
+from .distributed import chunk_positions, gather_samples, launch_rank_and_world, sample_chunks
 from .records import TransferRecords
 from .registry import ZooModel
 
@@ -84,14 +84,10 @@ def clean_logits(model: ZooModel, images: ImageSet, runtime: Runtime = Runtime()
         out = [chunk_logits(c) for c in (range(len(parts)) if chunks is None else chunks)]
     return torch.cat(out) if out else torch.empty(0)
 
-def _chunk_positions(n, batch_size, chunks) -> torch.Tensor:
-    parts = sample_chunks(n, batch_size)
-    return torch.cat([parts[c] for c in chunks]) if chunks else torch.empty(0, dtype=torch.long)
-
 def _clean_correct(models, images, runtime, chunks) -> torch.Tensor:
     "(models, samples of `chunks`) booleans: the clean prediction is right."
     if not chunks: return torch.zeros(len(models), 0, dtype=torch.bool)
-    y = images.y[_chunk_positions(len(images), runtime.batch_size, chunks)]
+    y = images.y[chunk_positions(len(images), runtime.batch_size, chunks)]
     return torch.stack([clean_logits(m, images, runtime, chunks).argmax(1) == y for m in models])
 
 def _adversarial(source, x, y, ids, ok, attack, runtime, path) -> dict:
@@ -170,7 +166,7 @@ def _pooled_records(models, images, attack, runtime, on_clean, workers) -> Trans
     names, n, one = [m.name for m in models], len(images), replace(runtime, workers=1)
     n_chunks = len(sample_chunks(n, runtime.batch_size))
     groups = [list(range(r, n_chunks, workers)) for r in range(workers)]
-    positions = [_chunk_positions(n, runtime.batch_size, g) for g in groups]
+    positions = [chunk_positions(n, runtime.batch_size, g) for g in groups]
     correct = torch.zeros(len(names), n, dtype=torch.bool)
     parts = parallel_map(lambda g: _clean_correct(models, images, one, g).numpy(), groups, workers)
     for pos, part in zip(positions, parts): correct[:, pos] = torch.from_numpy(part)

@@ -17,7 +17,7 @@ from .records import TransferRecords
 from .registry import ZooModel
 
 # %% auto #0
-__all__ = ['ENGINE_VERSION', 'Runtime', 'clean_logits', 'compute_records', 'sharded_records']
+__all__ = ['ENGINE_VERSION', 'Runtime', 'clean_logits', 'clean_features', 'compute_records', 'sharded_records']
 
 # %% ../nbs/14_engine.ipynb #8d6bb02d
 ENGINE_VERSION = 3   # bump when the engine changes the floats it produces (v3: work and cache by chunk of samples)
@@ -55,10 +55,10 @@ class Runtime:
         return f'{self.device}-t{torch.get_num_threads()}-b{self.batch_size}' + ('-cl' if self.channels_last else '')
 
 @torch.no_grad()
-def _logits(module, x, batch_size, device):
-    module.eval()
+def _logits(forward, x, batch_size, device):
+    "`forward` (a module in eval mode, or its `features`) over `x` in batches, as float32 on the CPU."
     if not len(x): return torch.empty(0)
-    return torch.cat(run_batches(lambda a, b: module(x[a:b].to(device)).float().cpu(), len(x), batch_size))
+    return torch.cat(run_batches(lambda a, b: forward(x[a:b].to(device)).float().cpu(), len(x), batch_size))
 
 def _data_root(images: ImageSet, runtime: Runtime):
     return cache_dir('sat', images.fingerprint[:16], runtime.tag)
@@ -83,6 +83,14 @@ def clean_logits(model: ZooModel, images: ImageSet, runtime: Runtime = Runtime()
                 'logits': _logits(model.module, images.x[parts[c]], runtime.batch_size, runtime.device)})['logits']
         out = [chunk_logits(c) for c in (range(len(parts)) if chunks is None else chunks)]
     return torch.cat(out) if out else torch.empty(0)
+
+def clean_features(model: ZooModel, images: ImageSet, runtime: Runtime = Runtime()) -> torch.Tensor:
+    "(N, D) penultimate features of `model` on `images` (`PixelModel.features`), cached like `clean_logits`."
+    _prepared([model], runtime)
+    with num_threads(runtime.threads):
+        path = _data_root(images, runtime)/'features'/f'{_model_id(model)}.safetensors'
+        return load_or_compute(path, lambda: {'features': _logits(model.module.features, images.x,
+                                                                   runtime.batch_size, runtime.device)})['features']
 
 def _clean_correct(models, images, runtime, chunks) -> torch.Tensor:
     "(models, samples of `chunks`) booleans: the clean prediction is right."

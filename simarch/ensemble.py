@@ -17,10 +17,12 @@ from .data import ImageSet
 from .train import top1
 
 # %% auto #0
-__all__ = ['METHODS', 'noisy', 'ensemble_predictions', 'ensemble_accuracy', 'pair_table', 'set_table', 'gain_sat_correlation',
-           'group_gain_difference']
+__all__ = ['NOISE_SIGMA', 'METHODS', 'noisy', 'ensemble_predictions', 'ensemble_accuracy', 'pair_table', 'set_table',
+           'gain_sat_correlation', 'group_gain_difference']
 
 # %% ../nbs/19_ensemble.ipynb #574a5895
+NOISE_SIGMA = 0.1   # the harder variant's noise: the ensemble and measures sections' default
+
 def noisy(split: ImageSet, sigma: float, seed: int = 0) -> ImageSet:
     "`split` with Gaussian pixel noise of std `sigma`, clipped to [0,1], seeded per sample id."
     if sigma < 0: raise ValueError(f'sigma must be >= 0, got {sigma}')

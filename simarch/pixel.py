@@ -28,7 +28,8 @@ class PixelModel(nn.Module):
         if self.data_config.get('crop_mode', 'center') != 'center':
             raise ValueError(f'crop_mode {self.data_config["crop_mode"]!r} is not supported; only centre crops')
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def net_input(self, x: torch.Tensor) -> torch.Tensor:
+        "`x` ([0,1] pixels) as the wrapped net takes it: channels, centre crop, size, normalisation."
         c, h, w = self.data_config['input_size']
         if x.shape[1] != c:
             if x.shape[1] != 1: raise ValueError(f'model takes {c}-channel images, got {x.shape[1]} channels')
@@ -44,4 +45,10 @@ class PixelModel(nn.Module):
             smooth = mode in ('bilinear', 'bicubic')
             x = F.interpolate(x, size=(h, w), mode=mode, align_corners=False if smooth else None,
                               antialias=smooth and x.shape[-1] > w)
-        return self.net((x - self.mean) / self.std)
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: return self.net(self.net_input(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        "Penultimate features: timm's `forward_head(..., pre_logits=True)`, the input of the classifier layer."
+        return self.net.forward_head(self.net.forward_features(self.net_input(x)), pre_logits=True)

@@ -18,9 +18,9 @@ from scipy.stats import spearmanr
 from .core import atomic_path
 
 # %% auto #0
-__all__ = ['EPS_S', 'MEASURES', 'TransferRecords', 'bootstrap_sat', 'sat_intervals', 'Effects', 'model_effects', 'adjusted_sat',
-           'directed_effects', 'double_centred', 'target_normalised', 'similarity', 'nearest_neighbours',
-           'separation_auc', 'pair_shift', 'save_records', 'load_records', 'sat_checks']
+__all__ = ['EPS_S', 'MEASURES', 'TransferRecords', 'bootstrap_weights', 'bootstrap_sat', 'sat_intervals', 'Effects',
+           'model_effects', 'adjusted_sat', 'directed_effects', 'double_centred', 'target_normalised', 'similarity',
+           'nearest_neighbours', 'separation_auc', 'pair_shift', 'save_records', 'load_records', 'sat_checks']
 
 # %% ../nbs/13_records.ipynb #10f5b368
 EPS_S = 0.01  # the floor, in percent: ln(0.01) = -4.61 mirrors the ceiling ln(100) = 4.61
@@ -39,6 +39,12 @@ class TransferRecords:
             raise ValueError(f'records need correct ({k},{n}) and fooled ({k},{k},{n}); '
                              f'got {tuple(self.correct.shape)}, {tuple(self.fooled.shape)}')
         self.correct, self.fooled = self.correct.bool(), self.fooled.bool()
+
+    def subset(self, positions) -> TransferRecords:
+        "The records of the samples at `positions` only."
+        positions = torch.as_tensor(positions, dtype=torch.long)
+        return TransferRecords(list(self.models), self.ids[positions], self.correct[:, positions],
+                               self.fooled[:, :, positions])
 
     def joint_mask(self) -> torch.Tensor:
         "(K,K,N): sample n is in X_AB, i.e. both models are correct on it."
@@ -78,13 +84,17 @@ class TransferRecords:
                 if i < k and j[i, k] < min_joint]
 
 # %% ../nbs/13_records.ipynb #85237b1e
+def bootstrap_weights(n: int, n_boot: int = 1000, seed: int = 0) -> torch.Tensor:
+    "(n_boot, n) float64 multiplicities of `n` samples in resamples with replacement: the same draws for one seed."
+    if n_boot < 1: raise ValueError(f'n_boot must be >= 1, got {n_boot}')
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.bincount(torch.randint(n, (n,), generator=g), minlength=n)
+                        for _ in range(n_boot)]).double()
+
 def bootstrap_sat(rec: TransferRecords, n_boot: int = 1000, seed: int = 0, eps_s: float = EPS_S) -> torch.Tensor:
     "(n_boot, K, K) SAT matrices, each on a resample (with replacement) of the samples; NaN where X_AB is empty."
-    if n_boot < 1: raise ValueError(f'n_boot must be >= 1, got {n_boot}')
     k, n = len(rec.models), len(rec.ids)
-    g = torch.Generator().manual_seed(seed)
-    weights = torch.stack([torch.bincount(torch.randint(n, (n,), generator=g), minlength=n)
-                           for _ in range(n_boot)]).double()                               # (B, N)
+    weights = bootstrap_weights(n, n_boot, seed)                                            # (B, N)
     joint_mask = rec.joint_mask()
     joint = (joint_mask.reshape(k * k, n).double() @ weights.T).T.reshape(n_boot, k, k)
     counts = ((rec.fooled & joint_mask).reshape(k * k, n).double() @ weights.T).T.reshape(n_boot, k, k)

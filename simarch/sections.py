@@ -95,6 +95,12 @@ register_section(Section(
     inputs=('sat.csv', 'sat_ci.csv', 'records.safetensors', 'meta.json', 'ensemble.csv'),
     conditional={'trust_ensemble.csv': 'images', 'trust_noise.png': 'images', 'trust_seeds.csv': 'seed_models',
                  'trust_shift.csv': 'seed_models'}))
+register_section(Section(
+    'measures', 'paper/70_measures.ipynb',
+    'beyond the paper: SAT beside other similarity measures, and which one predicts ensemble and distillation gains',
+    ('measures.csv', 'measures_leaderboard.csv', 'measures_mantel.csv', 'measures_partners.csv',
+     'measures_heatmaps.png', 'measures_correlation.png', 'measures_partners.png'),
+    inputs=('records.safetensors', 'distillation.csv')))
 
 def section_order(names: list[str]) -> list[str]:
     "`names` in registration order, except that every section runs after the sections whose files it reads."
@@ -126,13 +132,17 @@ _LIST = ('a non-empty comma-separated list', lambda v: isinstance(v, (str, int))
 
 PARAMETER_RULES: dict[str, tuple] = {   # name -> (what is expected, test); the rest get their declared type only
     **{n: _integer(1) for n in ('n_per_class', 'batch_size', 'steps', 'n_samples', 'n_boot', 'max_depth',
-                                'n_estimators', 'n_runs', 'n_seeds', 'n_sets', 'train_per_class')},
+                                'n_estimators', 'n_runs', 'n_seeds', 'n_sets', 'train_per_class', 'cka_boot',
+                                'n_perm', 'n_random')},
     **{n: _integer(2) for n in ('n_splits', 'n_clusters', 'set_size')},
     'seed': _integer(0),
     'eps': ("a number >= 0 or a fraction such as '8/255'", _fraction_text),
     'sweep_eps': ("comma-separated radii such as '8/255,32/255', or '' to skip",
                   lambda v: isinstance(v, str) and all(_fraction_text(e) for e in v.split(',') if e.strip())),
     'alpha': _number(0, open_low=True), 'temperature': _number(0, open_low=True),
+    'ks': ("comma-separated ensemble sizes minus one, such as '1,2,3'",
+           lambda v: bool(str(v).strip()) and all(k.strip().isdigit() and int(k) >= 1 for k in str(v).split(','))),
+    'min_accuracy': _number(0, 1),
     'learning_rate': _number(0, 1, open_low=True), 'kd_alpha': _number(0, 1), 'noise_sigma': _number(0),
     'measure': _one_of(MEASURES), 'method': _one_of(METHODS), 'norm': _one_of(NORMS), 'precision': _one_of(PRECISIONS),
     **{n: _LIST for n in ('models', 'teachers', 'students', 'seeds')},
@@ -346,8 +356,9 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
     for n in names:                  # every file a section reads is made by this run or by an earlier one
         for f in SECTIONS[n].inputs:
-            src = provider(f)
-            if src in runs_on and src not in names and not (out/f).exists():
+            src = provider(f)           # (a file its section does not write on this profile is not read either)
+            if (src in runs_on and src not in names and f in SECTIONS[src].outputs_for(profile)
+                    and not (out/f).exists()):
                 raise ValueError(f'section {n} reads {f} from the {src} section: run it too (--only '
                                  f'{",".join([*names, src])}) or first')
     rank = launch_rank_and_world()[0]

@@ -118,6 +118,52 @@ def test_readme_states_the_committed_results():
     lowest = pd.read_csv(ROOT/'figures'/'mini'/'zoo.csv').test_acc.min()
     assert f'all at >= {lowest:.1%} clean accuracy' in readme
 
+def measures_summary(folder: Path) -> dict:
+    "The README's statements about the measures section, rebuilt from its committed files in `folder`."
+    board, partners = pd.read_csv(folder/'measures_leaderboard.csv'), pd.read_csv(folder/'measures_partners.csv')
+    mantel = pd.read_csv(folder/'measures_mantel.csv').set_index(['measure_a', 'measure_b']).spearman
+    noisy = board[board.target == 'ensemble (noisy)']
+    other = {t: board[board.target == t].set_index('measure').spearman for t in ('ensemble (clean)', 'distillation')}
+    rows = ['| measure | noisy digits: held-out Spearman | against member accuracy alone | clean digits '
+            '| distillation |',
+            '|---|---|---|---|---|']
+    rows += [f'| {r.measure} | {r.spearman:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] | {r.vs_accuracy_only:+.2f} '
+             f'[{r.vs_low:+.2f}, {r.vs_high:+.2f}] | {other["ensemble (clean)"][r.measure]:+.2f} | '
+             f'{other["distillation"][r.measure]:+.2f} |' for r in noisy.itertuples()]
+    alone = noisy.measure == '(member accuracy only)'
+    best, base = noisy[~alone].iloc[0], noisy[alone].iloc[0]
+    k1 = partners[(partners.variant == 'noisy') & (partners.k == 1)].set_index('strategy')
+    k3 = partners[(partners.variant == 'noisy') & (partners.k == 3)].set_index('strategy')
+    gain = lambda s: (f'{100 * k1.vs_random[s]:+.1f} [{100 * k1.vs_random_low[s]:+.1f}, '
+                      f'{100 * k1.vs_random_high[s]:+.1f}]')
+    measures = noisy[~alone]
+    distill = board[board.target == 'distillation']
+    return dict(
+        leaderboard='\n'.join(rows),
+        beat=(f'On noisy digits {(measures.vs_low > 0).sum()} of {len(measures)} measures predict held-out gains '
+              f'better than the members\' accuracies alone (an interval of the difference above 0)'),
+        distillation=(f'every distillation interval is at least {(distill.ci_high - distill.ci_low).min():.2f} wide, '
+                      f'and every held-out correlation, member accuracy alone included, lies between '
+                      f'{distill.spearman.min():+.2f} and {distill.spearman.max():+.2f}'),
+        best=(f'{best.measure}, scores {best.spearman:+.2f} against {base.spearman:+.2f}, a difference of '
+              f'{best.vs_accuracy_only:+.2f} [{best.vs_low:+.2f}, {best.vs_high:+.2f}]'),
+        partners=(f'with one partner, the picks of SAT change accuracy by {gain("sat")} points against random '
+                  f'partners, those of CKA by {gain("cka")}, the most accurate partners by {gain("most accurate")}, '
+                  f'the best possible by {gain("best possible")}, and the partners that disagree most on noisy '
+                  f'digits by {gain("disagreement_noisy")}; with three partners every strategy but the best possible '
+                  f'is within {100 * k3.vs_random.drop(["best possible", "random"]).abs().max():.1f} points of random'),
+        mantel=(f'Spearman {mantel["sat", "disagreement_noisy"]:+.2f} between SAT and disagreement on noisy digits, '
+                f'{mantel["sat_adjusted", "disagreement_noisy"]:+.2f} for adjusted SAT; SAT against CKA '
+                f'{mantel["sat", "cka"]:+.2f}, CKA against clean disagreement '
+                f'{mantel["cka", "disagreement_clean"]:+.2f}'))
+
+def test_readme_states_the_measures_results():
+    "The README's leaderboard and its sentences are those of the committed figures/mini/ measures run."
+    readme = (ROOT/'README.md').read_text()
+    flat = ' '.join(readme.split())
+    for name, text in measures_summary(ROOT/'figures'/'mini').items():
+        assert (text in readme) if name == 'leaderboard' else (' '.join(text.split()) in flat), name
+
 def test_readme_digits_example_runs(tmp_path):
     "The README's own-architecture example, as printed there, in a fresh process with a private cache."
     readme = (ROOT/'README.md').read_text()

@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 from simarch.cli import main
 from simarch.data import DataLayoutError, IMAGENET_SIZE, ImageSet, imagenet_synsets, select_samples
 from simarch.extract import extract_components
+from simarch.measures import PAIR_MEASURES
 from simarch.components import COMPONENTS
 from simarch.paper_zoo import AUTHORS_TABLE, paper_models
 from simarch.pixel import PixelModel
@@ -203,7 +204,7 @@ def test_reproduce_runs_the_sections_on_pretrained_models(imagenet, weights, tmp
     env = {**os.environ, 'SIMARCH_MODELS': str(csv), 'SIMARCH_CACHE': str(tmp_path/'cache'), 'TQDM_DISABLE': '1'}
     out = tmp_path/'figs'
     r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'mine',
-                        '--only', 'zoo,similarity,clustering,ensemble', '--data', str(imagenet),
+                        '--only', 'zoo,similarity,clustering,ensemble,measures', '--data', str(imagenet),
                         '--weights', str(wdir),
                         '--n-per-class', '1', '--out', str(out)],
                        env=env, capture_output=True, text=True, timeout=600)
@@ -212,6 +213,9 @@ def test_reproduce_runs_the_sections_on_pretrained_models(imagenet, weights, tmp
     assert list(zoo.model) == ['my_vit', 'my_effnet', 'my_lcnet'] and (zoo.test_acc == 0.001).all()
     assert list(pd.read_csv(out/'sat.csv', index_col=0).index) == list(zoo.model)
     assert len(pd.read_csv(out/'ensemble.csv')) == 2 * 3        # 3 pairs, clean and noisy images
+    measures = pd.read_csv(out/'measures.csv')
+    assert set(measures.measure) == set(PAIR_MEASURES) and (measures.measure == 'cka').sum() == 3
+    assert len(pd.read_csv(out/'measures_leaderboard.csv')) == 2 * (len(PAIR_MEASURES) + 1)   # no distillation
 
 def test_distillation_on_a_class_subset_of_pretrained_models(imagenet, weights, tmp_path, tmp_cache):
     "The paper profile's distillation recipe on tiny models: 10 classes at 64 px, students built for them."

@@ -43,8 +43,9 @@ def group_rank_and_world(enabled: bool = True) -> tuple[int, int]:
 
 # %% ../nbs/01_distributed.ipynb #ec5743dd
 def sample_chunks(n: int, batch_size: int) -> list[torch.Tensor]:
-    "The SAT engine's units of work: the sample positions [0, B), [B, 2B), ... of an image set of `n`."
-    return list(torch.arange(n).split(batch_size))
+    """The SAT engine's units of work: an image set of `n` cut into the fewest runs of consecutive sample positions
+    of at most `batch_size`, of equal size (within one), so that workers holding as many chunks do as much work."""
+    return list(torch.arange(n).tensor_split(-(-n // batch_size))) if n else []
 
 def chunk_positions(n: int, batch_size: int, chunks) -> torch.Tensor:
     "The sample positions of the chunks numbered `chunks`, in that order."

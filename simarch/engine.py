@@ -20,7 +20,7 @@ from .registry import ZooModel
 __all__ = ['ENGINE_VERSION', 'Runtime', 'clean_logits', 'clean_features', 'compute_records', 'sharded_records']
 
 # %% ../nbs/14_engine.ipynb #8d6bb02d
-ENGINE_VERSION = 3   # bump when the engine changes the floats it produces (v3: work and cache by chunk of samples)
+ENGINE_VERSION = 4   # bump when the engine changes its files or floats (v3: by chunk; v4: chunks of equal size)
 
 @dataclass(frozen=True)
 class Runtime:
@@ -61,7 +61,7 @@ def _logits(forward, x, batch_size, device):
     return torch.cat(run_batches(lambda a, b: forward(x[a:b].to(device)).float().cpu(), len(x), batch_size))
 
 def _data_root(images: ImageSet, runtime: Runtime):
-    return cache_dir('sat', images.fingerprint[:16], runtime.tag)
+    return cache_dir('sat', f'v{ENGINE_VERSION}', images.fingerprint[:16], runtime.tag)
 
 def _model_id(model: ZooModel) -> str: return f'{model.name}-{model.key[:16]}'
 

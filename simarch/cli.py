@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=raw)
     r.add_argument('--list', action='store_true', help='list the sections (what each reads and writes) and exit')
     r.add_argument('--profile', default=None, help="default: $SIMARCH_PROFILE, else mini. smoke (a few minutes), "
-                   "mini (the embedded default, about 20 minutes on 2 CPU cores), paper (the 69 pretrained models; "
+                   "mini (the embedded default, about 15 minutes on 2 CPU cores), paper (the 69 pretrained models; "
                    "needs --data), release (the analyses on the authors' published files)")
     r.add_argument('--only', default=None, help='comma-separated sections to run (default: all the profile runs)')
     r.add_argument('--out', default=None, help='output folder (default: figures/<profile>/)')

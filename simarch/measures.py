@@ -22,11 +22,11 @@ from .records import TransferRecords, adjusted_sat, bootstrap_sat, bootstrap_wei
 from .registry import ZooModel
 
 # %% auto #0
-__all__ = ['PAIR_MEASURES', 'NO_MEASURE', 'GAIN_COVARIATES', 'Measure', 'check_measure', 'behaviour_matrices', 'linear_cka',
-           'ModelOutputs', 'model_outputs', 'pair_measures', 'measure_matrix', 'mantel', 'mantel_table', 'MonotoneGain',
-           'held_out_predictions', 'model_resamples', 'leaderboard', 'halves', 'with_measures', 'ensemble_gains',
-           'distillation_gains', 'gain_folds', 'pick_partners', 'partner_test', 'Recommendation', 'recommend_partners',
-           'recommend_teacher']
+__all__ = ['PAIR_MEASURES', 'NO_MEASURE', 'GAIN_COVARIATES', 'PARTNER_VARIANTS', 'Measure', 'check_measure', 'behaviour_matrices',
+           'linear_cka', 'ModelOutputs', 'model_outputs', 'pair_measures', 'measure_matrix', 'mantel', 'mantel_table',
+           'MonotoneGain', 'held_out_predictions', 'model_resamples', 'leaderboard', 'halves', 'with_measures',
+           'ensemble_gains', 'distillation_gains', 'gain_folds', 'pick_partners', 'partner_test', 'Recommendation',
+           'recommend_partners', 'recommend_teacher']
 
 # %% ../nbs/23_measures.ipynb #0eadb7c4
 @dataclass(frozen=True)
@@ -485,14 +485,15 @@ def partner_test(logits: torch.Tensor, y: torch.Tensor, names: list[str], matric
 # %% ../nbs/23_measures.ipynb #dd005c11
 @dataclass
 class Recommendation:
-    "An answer to 'which partners / which teacher?': the choice, the measure behind it, and that measure's record."
+    """An answer to 'which partners / which teacher?': the choice, what it was chosen by (a measure or 'most
+    accurate') and that choice's record."""
     question: str
     measure: str
     chosen: pd.DataFrame
     evidence: str
 
     def __repr__(self):
-        return (f'{self.question}\n{self.chosen.to_string(index=False)}\nmeasure: {self.measure}\n'
+        return (f'{self.question}\n{self.chosen.to_string(index=False)}\nchosen by: {self.measure}\n'
                 f'evidence: {self.evidence}')
 
 def _chosen_measure(leaderboard: pd.DataFrame, target: str, measure: str | None, available) -> pd.Series:
@@ -512,34 +513,71 @@ def _evidence(row: pd.Series) -> str:
     if not row.spearman > 0: return text + '. Its held-out correlation is not positive: no better than chance here'
     return text + ('' if row.vs_low > 0 else '. Not shown to beat member accuracy alone on this zoo')
 
-def _ranked(table, model, candidates, row):
-    m = measure_matrix(table, row.measure)
+def _ranked(table, model, candidates, measure, similar_first):
+    m = measure_matrix(table, measure)
     missing = [c for c in [model, *candidates] if c not in m.index]
-    if missing: raise ValueError(f'no {row.measure} values for {missing}')
-    similar_first = row.more_gain_when == 'more similar'
-    values = m.loc[model, candidates].astype(float)
-    high_first = similar_first == PAIR_MEASURES[row.measure].similar_is_high
-    return values.sort_values(ascending=not high_first, na_position='last')
+    if missing: raise ValueError(f'no {measure} values for {missing}')
+    high_first = similar_first == PAIR_MEASURES[measure].similar_is_high
+    return m.loc[model, candidates].astype(float).sort_values(ascending=not high_first, na_position='last')
+
+PARTNER_VARIANTS = {'ensemble (clean)': 'clean', 'ensemble (noisy)': 'noisy'}   # leaderboard target -> test rows
+
+def _partner_evidence(tested: pd.DataFrame, row: pd.Series, gain_measure: str) -> str:
+    points = lambda r: f'{100 * r.vs_random:+.1f} points [{100 * r.vs_random_low:+.1f}, {100 * r.vs_random_high:+.1f}]'
+    picks = 'most accurate' if row.strategy == 'most accurate' else f'least {row.strategy}-similar'
+    text = (f'in the partner test ({row.variant} images, {row.k} partner{"s" * int(row.k != 1)} for each of '
+            f'{row.n_models} models), the {picks} partners made ensembles {points(row)} more accurate than random '
+            'partners')
+    best = tested[tested.strategy == 'best possible']
+    if len(best): text += f' (best possible {points(best.iloc[0])})'
+    if not row.vs_random_low > 0: text += '. Not shown to beat random partners on this zoo'
+    by_gain = tested[tested.strategy == gain_measure]
+    if gain_measure != row.strategy and len(by_gain):
+        text += (f'; the best predictor of gain, {gain_measure}, picked partners {points(by_gain.iloc[0])}: a pair\'s '
+                 'gain over its members is not the accuracy of their ensemble')
+    return text
 
 def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFrame, k: int = 2,
                        target: str = 'ensemble (noisy)', measure: str | None = None, accuracy: pd.Series | None = None,
-                       min_accuracy: float = 0.0) -> Recommendation:
-    """Which `k` models of the long `table` to ensemble with `model`: the leaderboard's best measure for `target`
-    (or `measure`), in the direction that went with more gain, among models of `accuracy` >= `min_accuracy`."""
+                       min_accuracy: float = 0.0, partners: pd.DataFrame | None = None) -> Recommendation:
+    """Which `k` models of the long `table` to ensemble with `model`, among models of `accuracy` >= `min_accuracy`:
+    with a partner test `partners`, by the strategy whose ensembles were most accurate there (a measure, or the most
+    accurate models if `accuracy` is given); otherwise by the leaderboard's best gain predictor for `target`.
+    `measure` forces one measure."""
     names = list(dict.fromkeys([*table.model_a, *table.model_b]))
     if model not in names: raise ValueError(f'{model!r} is not in the table; it has {", ".join(names)}')
     pool = [n for n in names if n != model and (accuracy is None or accuracy.get(n, -1) >= min_accuracy)]
     if len(pool) < k: raise ValueError(f'{len(pool)} eligible partners for {model}, need {k}')
+    if partners is not None and target not in PARTNER_VARIANTS:
+        raise ValueError(f'a partner test scores ensembles; {target!r} is not one of {", ".join(PARTNER_VARIANTS)}')
+    question = f'{k} partner{"s" * (k != 1)} to ensemble with {model}'
     row = _chosen_measure(leaderboard, target, measure, set(table.measure))
-    ranked = _ranked(table, model, pool, row)[:k]
-    chosen = pd.DataFrame({'partner': ranked.index, row.measure: ranked.to_numpy()})
-    if accuracy is not None: chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
-    return Recommendation(f'{k} partners to ensemble with {model}', row.measure, chosen, _evidence(row))
+    if partners is None:
+        ranked = _ranked(table, model, pool, row.measure, row.more_gain_when == 'more similar')[:k]
+        chosen = pd.DataFrame({'partner': ranked.index, row.measure: ranked.to_numpy()})
+        if accuracy is not None: chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
+        return Recommendation(question, row.measure, chosen, _evidence(row))
+    rows = partners[partners.variant == PARTNER_VARIANTS[target]]
+    if rows.empty: raise ValueError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
+    tested = rows[rows.k == min(k, rows.k.max())]
+    allowed = {row.measure} if measure is not None else set(table.measure) | ({'most accurate'} if accuracy is not None
+                                                                             else set())
+    candidates = tested[tested.strategy.isin(allowed)]
+    if candidates.empty: raise ValueError(f'the partner test has no rows for {", ".join(sorted(allowed))}')
+    best = candidates.sort_values('vs_random', ascending=False).iloc[0]
+    if best.strategy == 'most accurate':
+        ranked = accuracy[pool].sort_values(ascending=False, kind='stable')[:k]
+        chosen = pd.DataFrame({'partner': ranked.index, 'accuracy': ranked.to_numpy()})
+    else:
+        ranked = _ranked(table, model, pool, best.strategy, similar_first=False)[:k]
+        chosen = pd.DataFrame({'partner': ranked.index, best.strategy: ranked.to_numpy()})
+        if accuracy is not None: chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
+    return Recommendation(question, best.strategy, chosen, _partner_evidence(tested, best, row.measure))
 
 def recommend_teacher(table: pd.DataFrame, student: str, teachers: list[str], leaderboard: pd.DataFrame,
                       target: str = 'distillation', measure: str | None = None) -> Recommendation:
     "Which of `teachers` to distil `student` from, ranked by the leaderboard's best measure for `target`."
     row = _chosen_measure(leaderboard, target, measure, set(table.measure))
-    ranked = _ranked(table, student, list(teachers), row)
+    ranked = _ranked(table, student, list(teachers), row.measure, row.more_gain_when == 'more similar')
     chosen = pd.DataFrame({'teacher': ranked.index, row.measure: ranked.to_numpy(), 'rank': range(1, len(ranked) + 1)})
     return Recommendation(f'teachers for {student}, best first', row.measure, chosen, _evidence(row))

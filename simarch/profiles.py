@@ -106,7 +106,7 @@ def register_profile(profile: Profile) -> Profile:
     return profile
 
 register_profile(Profile(
-    'mini', 'the embedded default: 30 tiny timm models on the digits (about 20 minutes on a 2-core laptop CPU)',
+    'mini', 'the embedded default: 30 tiny timm models on the digits (about 15 minutes on a 2-core laptop CPU)',
     tuple(mini_zoo_table().index), recipe=_MINI_RECIPE, attack=_DIGITS_ATTACK, min_accuracy=0.90,
     eps_sweep=(8 / 255, 16 / 255, 32 / 255, 48 / 255),
     sweep_models=('resnet', 'convnext', 'mixer_p8', 'vit_p8', 'swin_p4', 'levit'),

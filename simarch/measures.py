@@ -518,7 +518,8 @@ def _ranked(table, model, candidates, measure, similar_first):
     missing = [c for c in [model, *candidates] if c not in m.index]
     if missing: raise ValueError(f'no {measure} values for {missing}')
     high_first = similar_first == PAIR_MEASURES[measure].similar_is_high
-    return m.loc[model, candidates].astype(float).sort_values(ascending=not high_first, na_position='last')
+    values = m.loc[model, candidates].astype(float).rename(measure)
+    return values.sort_values(ascending=not high_first, na_position='last')
 
 PARTNER_VARIANTS = {'ensemble (clean)': 'clean', 'ensemble (noisy)': 'noisy'}   # leaderboard target -> test rows
 
@@ -537,6 +538,12 @@ def _partner_evidence(tested: pd.DataFrame, row: pd.Series, gain_measure: str) -
                  'gain over its members is not the accuracy of their ensemble')
     return text
 
+def _partner_table(ranked: pd.Series, accuracy: pd.Series | None) -> pd.DataFrame:
+    "The chosen partners with the value they were ranked by, and their accuracy where known."
+    chosen = pd.DataFrame({'partner': ranked.index, ranked.name: ranked.to_numpy()})
+    if accuracy is not None and ranked.name != 'accuracy': chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
+    return chosen
+
 def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFrame, k: int = 2,
                        target: str = 'ensemble (noisy)', measure: str | None = None, accuracy: pd.Series | None = None,
                        min_accuracy: float = 0.0, partners: pd.DataFrame | None = None) -> Recommendation:
@@ -554,9 +561,7 @@ def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFram
     row = _chosen_measure(leaderboard, target, measure, set(table.measure))
     if partners is None:
         ranked = _ranked(table, model, pool, row.measure, row.more_gain_when == 'more similar')[:k]
-        chosen = pd.DataFrame({'partner': ranked.index, row.measure: ranked.to_numpy()})
-        if accuracy is not None: chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
-        return Recommendation(question, row.measure, chosen, _evidence(row))
+        return Recommendation(question, row.measure, _partner_table(ranked, accuracy), _evidence(row))
     rows = partners[partners.variant == PARTNER_VARIANTS[target]]
     if rows.empty: raise ValueError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
     tested = rows[rows.k == min(k, rows.k.max())]
@@ -565,14 +570,10 @@ def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFram
     candidates = tested[tested.strategy.isin(allowed)]
     if candidates.empty: raise ValueError(f'the partner test has no rows for {", ".join(sorted(allowed))}')
     best = candidates.sort_values('vs_random', ascending=False).iloc[0]
-    if best.strategy == 'most accurate':
-        ranked = accuracy[pool].sort_values(ascending=False, kind='stable')[:k]
-        chosen = pd.DataFrame({'partner': ranked.index, 'accuracy': ranked.to_numpy()})
-    else:
-        ranked = _ranked(table, model, pool, best.strategy, similar_first=False)[:k]
-        chosen = pd.DataFrame({'partner': ranked.index, best.strategy: ranked.to_numpy()})
-        if accuracy is not None: chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
-    return Recommendation(question, best.strategy, chosen, _partner_evidence(tested, best, row.measure))
+    ranked = (accuracy[pool].sort_values(ascending=False, kind='stable').rename('accuracy')
+              if best.strategy == 'most accurate' else _ranked(table, model, pool, best.strategy, similar_first=False))
+    return Recommendation(question, best.strategy, _partner_table(ranked[:k], accuracy),
+                          _partner_evidence(tested, best, row.measure))
 
 def recommend_teacher(table: pd.DataFrame, student: str, teachers: list[str], leaderboard: pd.DataFrame,
                       target: str = 'distillation', measure: str | None = None) -> Recommendation:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #b502ab66
 from __future__ import annotations
-import argparse, logging, os, sys
+import argparse, contextlib, logging, os, signal, sys, threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -176,6 +176,27 @@ def _sat(args):
     print(f'SAT of {len(res.records.models)} models on {res.meta["n_samples"]} samples in {res.meta["wall_time_s"]} s '
           f'-> {args.out}')
 
+class _AfterCtrlC(logging.Filter):
+    """Drops records once Ctrl-C was pressed: the kernel's teardown (papermill's 'Kernel died', asyncio's 'Task
+    exception was never retrieved' when the interpreter exits) is expected, and `main` says what happened in one line."""
+    pressed = False
+    def filter(self, record): return not self.pressed
+
+_AFTER_CTRL_C = _AfterCtrlC()
+
+@contextlib.contextmanager
+def _quiet_after_ctrl_c():
+    "While inside, Ctrl-C marks `_AFTER_CTRL_C` pressed before it raises `KeyboardInterrupt` as usual."
+    def on_ctrl_c(signum, frame):
+        _AFTER_CTRL_C.pressed = True
+        raise KeyboardInterrupt
+    _AFTER_CTRL_C.pressed = False
+    for name in ('papermill', 'asyncio'): logging.getLogger(name).addFilter(_AFTER_CTRL_C)   # once: filters are a set
+    if threading.current_thread() is not threading.main_thread(): yield; return   # only the main thread has signals
+    before = signal.signal(signal.SIGINT, on_ctrl_c)
+    try: yield
+    finally: signal.signal(signal.SIGINT, before)
+
 def main(argv: list[str] | None = None):
     "Entry point of the `simarch` command; bad input exits with a one-line error."
     args = _parser().parse_args(argv)
@@ -184,7 +205,8 @@ def main(argv: list[str] | None = None):
         raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')
     logging.basicConfig(level=level, format='%(name)s %(levelname)s: %(message)s')
     from simarch.sections import SectionError
-    try: {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
+    try:
+        with _quiet_after_ctrl_c(): {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
     except (ValueError, KeyError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None
     except KeyboardInterrupt:

@@ -32,9 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser('reproduce', help='run the paper sections with papermill', epilog=_EXAMPLES['reproduce'],
                        formatter_class=raw)
     r.add_argument('--list', action='store_true', help='list the sections (what each reads and writes) and exit')
-    r.add_argument('--profile', default=None, help="default: $SIMARCH_PROFILE, else mini. smoke (a few minutes), "
-                   "mini (the embedded default, about 15 minutes on 2 CPU cores), paper (the 69 pretrained models; "
-                   "needs --data), release (the analyses on the authors' published files)")
+    r.add_argument('--profile', default=None, help="default: $SIMARCH_PROFILE, else mini. smoke (a quick check), mini "
+                   "(the embedded default), paper (the 69 pretrained models; needs --data), release (the analyses on "
+                   "the authors' published files)")
     r.add_argument('--only', default=None, help='comma-separated sections to run (default: all the profile runs)')
     r.add_argument('--out', default=None, help='output folder (default: figures/<profile>/)')
     _attack_args(r)

@@ -565,8 +565,8 @@ def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFram
     rows = partners[partners.variant == PARTNER_VARIANTS[target]]
     if rows.empty: raise ValueError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
     tested = rows[rows.k == min(k, rows.k.max())]
-    allowed = {row.measure} if measure is not None else set(table.measure) | ({'most accurate'} if accuracy is not None
-                                                                             else set())
+    strategies = set(table.measure) | ({'most accurate'} if accuracy is not None else set())
+    allowed = {row.measure} if measure is not None else strategies
     candidates = tested[tested.strategy.isin(allowed)]
     if candidates.empty: raise ValueError(f'the partner test has no rows for {", ".join(sorted(allowed))}')
     best = candidates.sort_values('vs_random', ascending=False).iloc[0]

@@ -17,9 +17,9 @@ from sklearn.model_selection import train_test_split
 from .core import cache_dir, fingerprint, load_or_compute, progress
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_SIZE', 'ImageSet', 'TrainTest', 'load_digits', 'per_class_subset', 'select_samples',
-           'DataLayoutError', 'scan_image_folder', 'load_image_folder', 'imagenet_synsets', 'check_imagenet_folder',
-           'load_imagenet']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_SIZE', 'ImageSet', 'TrainTest', 'load_digits', 'DigitsSplit', 'per_class_subset',
+           'select_samples', 'DataLayoutError', 'scan_image_folder', 'load_image_folder', 'imagenet_synsets',
+           'check_imagenet_folder', 'load_imagenet']
 
 # %% ../nbs/02_data.ipynb #f315b7e5
 @dataclass(frozen=True)
@@ -64,6 +64,21 @@ def load_digits(size: int = 32, channels: int = 1, n_test: int = 360, seed: int 
     tr, te = train_test_split(np.arange(len(x)), test_size=n_test, stratify=d.target, random_state=seed)
     full = ImageSet(x, y, ids, tuple(str(c) for c in range(10)))
     return TrainTest(full.subset(np.sort(tr)), full.subset(np.sort(te)))
+
+@dataclass(frozen=True)
+class DigitsSplit:
+    "A profile's digits: image size, held-out test images (the rest train the zoo) and the split's seed."
+    size: int = 32
+    n_test: int = 360
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 10 <= self.n_test <= 1787:
+            raise ValueError(f'n_test must leave at least one digit per class on each side (10 to 1787), got {self.n_test}')
+
+    def load(self) -> TrainTest:
+        "The train/test split (`load_digits`)."
+        return load_digits(self.size, n_test=self.n_test, seed=self.seed)
 
 # %% ../nbs/02_data.ipynb #bb665ae1
 def per_class_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:

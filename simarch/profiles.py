@@ -16,7 +16,7 @@ from safetensors.torch import load_model
 from .attack import AttackConfig
 from .components import COMPONENTS
 from .core import cache_dir, check_name, progress
-from .data import IMAGENET_SIZE, ImageSet, check_imagenet_folder, load_digits, load_imagenet, select_samples
+from .data import IMAGENET_SIZE, DigitsSplit, ImageSet, check_imagenet_folder, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
 from .paper_zoo import FIGURE1_PAIRS, RELEASE_MEAN_TRANSFER, paper_models
@@ -48,6 +48,7 @@ class Profile:
     summary: str
     models: tuple = ()
     images: str | None = 'digits'         # 'digits', 'imagenet' (needs data_dir) or None (published files)
+    digits: DigitsSplit = DigitsSplit()   # trained profiles: the digits' size and train/test split
     recipe: Recipe | None = None          # how the zoo is trained; None: pretrained weights
     attack: AttackConfig = AttackConfig()
     batch_size: int = 64                  # the engine's largest batch (chunks of the samples)
@@ -212,7 +213,7 @@ def load_workload(profile: str | Profile, names: list[str] | None = None,
                     timm_names={n: get_spec(n).timm_name for n in names},
                     weights={n: m.source for n, m in models.items()})
         return Workload(models, test, None, info)
-    digits = load_digits()
+    digits = profile.digits.load()
     test = select_samples(digits.test, n_samples, seed)          # bad n_samples fails before training
     return Workload(train_zoo(names, digits, profile.recipe), test, digits.train,
                     dict(name='sklearn digits test split', recipe=asdict(profile.recipe)))
@@ -225,9 +226,9 @@ def emulated_machine_models(profile: str | Profile, names: list[str], env: dict 
     if profile.pretrained: raise ValueError(f'the {profile.name} profile has pretrained models: nothing to retrain')
     for n in names: get_spec(n)
     env = {'ATEN_CPU_CAPABILITY': 'default'} if env is None else env
-    code = ('import json, sys; from simarch.core import cache_dir; from simarch.data import load_digits; '
+    code = ('import json, sys; from simarch.core import cache_dir; '
             'from simarch.profiles import get_profile; from simarch.train import train_zoo; '
-            'zoo = train_zoo(sys.argv[2:], load_digits(), get_profile(sys.argv[1]).recipe); '
+            'p = get_profile(sys.argv[1]); zoo = train_zoo(sys.argv[2:], p.digits.load(), p.recipe); '
             "print(json.dumps({n: str(cache_dir('models')/m.source.partition(':')[2]) for n, m in zoo.items()}))")
     done = subprocess.run([sys.executable, '-c', code, profile.name, *names], capture_output=True, text=True,
                           env={**os.environ, **env, 'SIMARCH_CACHE': str(cache_dir('emulated', label))})

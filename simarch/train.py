@@ -26,8 +26,8 @@ from .pixel import PixelModel
 from .registry import ModelSpec, ZooModel, get_spec
 
 # %% auto #0
-__all__ = ['TRAIN_CODE_VERSION', 'Recipe', 'fit', 'predict', 'top1', 'accuracy', 'checkpoint_key', 'checkpoint_path',
-           'load_or_train', 'train_models', 'train_zoo', 'zoo_summary']
+__all__ = ['TRAIN_CODE_VERSION', 'Recipe', 'random_shift', 'fit', 'predict', 'top1', 'accuracy', 'checkpoint_key',
+           'checkpoint_path', 'load_or_train', 'train_models', 'train_zoo', 'zoo_summary']
 
 # %% ../nbs/09_train.ipynb #29d5d65a
 @dataclass(frozen=True)
@@ -39,10 +39,21 @@ class Recipe:
     batch_size: int = 32
     warmup_epochs: int = 1
     clip_grad: float = 1.0
+    shift: int = 0            # augmentation: each training image moved by up to `shift` px (zero fill), seeded
     threads: int | None = 1   # float sums on the CPU depend on the thread count; cores train models side by side
     device: str = 'cpu'
 
 # %% ../nbs/09_train.ipynb #06f7a434
+def random_shift(x: torch.Tensor, max_shift: int, g: torch.Generator) -> torch.Tensor:
+    "Each image of `x` (N,C,H,W) moved by whole pixels, up to `max_shift` each way (drawn from `g`), zero fill."
+    if not max_shift: return x
+    n, c, h, w = x.shape
+    dy, dx = torch.randint(-max_shift, max_shift + 1, (2, n), generator=g)
+    rows = (torch.arange(h)[None] + max_shift - dy[:, None])[:, None, :, None]      # (N,1,H,1) in the padded image
+    cols = (torch.arange(w)[None] + max_shift - dx[:, None])[:, None, None, :]      # (N,1,1,W)
+    return F.pad(x, (max_shift,) * 4)[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                                      rows, cols]
+
 def fit(model: PixelModel, train: ImageSet, recipe: Recipe,
         seed: int = 0,                # draws the data order
         loss_fn=None,                 # `loss_fn(logits, idx)` replaces cross-entropy (e.g. distillation)
@@ -66,7 +77,7 @@ def fit(model: PixelModel, train: ImageSet, recipe: Recipe,
         for _ in range(recipe.epochs):
             for idx in torch.randperm(len(train), generator=g).split(recipe.batch_size):
                 if len(idx) >= world: idx = idx[rank::world]
-                logits = net(train.x[idx].to(dev))
+                logits = net(random_shift(train.x[idx], recipe.shift, g).to(dev))
                 loss = loss_fn(logits, idx) if loss_fn else F.cross_entropy(logits, train.y[idx].to(dev))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -9,14 +9,13 @@ def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--profile', default='mini'); args = ap.parse_args()
     with tempfile.TemporaryDirectory() as t:
         os.environ['SIMARCH_CACHE'] = t   # an empty cache: every model is trained
-        from simarch.data import load_digits
         from simarch.profiles import get_profile
         from simarch.sections import run_section
         from simarch.train import train_zoo
         profile = get_profile(args.profile)
         names = list(profile.models)
         t0 = time.perf_counter()
-        train_zoo(names, load_digits(), profile.recipe)
+        train_zoo(names, profile.digits.load(), profile.recipe)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         run_section('zoo', args.profile, out_dir=os.path.join(t, 'figs'))   # papermill run, every model from the cache

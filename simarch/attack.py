@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import run_batches, sample_generator
+from .core import InputError, run_batches, sample_generator
 
 # %% auto #0
 __all__ = ['NORMS', 'PRECISIONS', 'AttackConfig', 'random_start', 'frozen', 'pgd', 'quantize_delta', 'apply_delta']
@@ -36,15 +36,15 @@ class AttackConfig:
     quantize: bool = True
 
     def __post_init__(self):
-        if self.norm not in NORMS: raise ValueError(f'norm must be one of {NORMS}, got {self.norm!r}')
-        if not self.eps >= 0: raise ValueError(f'eps must be >= 0, got {self.eps}')
+        if self.norm not in NORMS: raise InputError(f'norm must be one of {NORMS}, got {self.norm!r}')
+        if not self.eps >= 0: raise InputError(f'eps must be >= 0, got {self.eps}')
         if self.norm == 'linf' and self.eps > 1:
-            raise ValueError(f'eps must be in [0, 1] for linf (pixel units; 8/255 is 0.031), got {self.eps}')
+            raise InputError(f'eps must be in [0, 1] for linf (pixel units; 8/255 is 0.031), got {self.eps}')
         if int(self.steps) != self.steps or self.steps < 1:
-            raise ValueError(f'steps must be an integer >= 1, got {self.steps}')
-        if self.alpha is not None and not self.alpha > 0: raise ValueError(f'alpha must be > 0, got {self.alpha}')
+            raise InputError(f'steps must be an integer >= 1, got {self.steps}')
+        if self.alpha is not None and not self.alpha > 0: raise InputError(f'alpha must be > 0, got {self.alpha}')
         if self.precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
+            raise InputError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
 
     @property
     def step_size(self) -> float: return self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps
@@ -90,7 +90,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, c
         batch_size: int = 256) -> torch.Tensor:
     "Adversarial examples of `x` (in [0,1]) against `model`, untargeted PGD with `cfg`."
     if len(x) != len(y) or len(x) != len(ids):
-        raise ValueError(f'x, y, ids differ in length: {len(x)}, {len(y)}, {len(ids)}')
+        raise InputError(f'x, y, ids differ in length: {len(x)}, {len(y)}, {len(ids)}')
     device = next(model.parameters()).device
     ids = torch.as_tensor(ids)
     def attack(start, stop):

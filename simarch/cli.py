@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #b502ab66
 from __future__ import annotations
-import argparse, contextlib, logging, os, signal, sys, threading
+import argparse, contextlib, logging, os, signal, sys, tempfile, threading, time, traceback, warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -112,18 +112,21 @@ def _number(text: str) -> float:
 
 def _names(text: str | None, option: str) -> list[str] | None:
     "A comma-separated option as a list (None if not given); an empty list is an error, not 'all'."
+    from simarch.core import InputError      # here, not at the top: `simarch --help` answers without torch
     if text is None: return None
-    if not (names := [m.strip() for m in text.split(',') if m.strip()]): raise ValueError(f'{option} is empty')
+    if not (names := [m.strip() for m in text.split(',') if m.strip()]): raise InputError(f'{option} is empty')
     return names
 
 def _writable(folder: str | None, option: str = '--out') -> None:
     "Fail now if `folder` cannot be created and written (checked on its nearest existing parent; nothing is made)."
+    from simarch.core import InputError
     if folder is None or '://' in folder: return
+    if not folder.strip(): raise InputError(f'{option} is empty')       # '' would be the working directory
     path = Path(folder).resolve()
-    if path.exists() and not path.is_dir(): raise ValueError(f'{option} {folder} is a file, not a folder')
+    if path.exists() and not path.is_dir(): raise InputError(f'{option} {folder} is a file, not a folder')
     existing = next(p for p in [path, *path.parents] if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f'{option} {folder}: cannot write in {existing}')
+        raise InputError(f'{option} {folder}: cannot write in {existing}')
 
 def _local(path: str | None) -> str | None:
     "A local path made absolute (section notebooks run in their own folder); URLs as they are."
@@ -168,7 +171,8 @@ def _sat(args):
     profile = get_profile(args.profile)
     attack = profile.attack_with(args.eps, args.steps, args.alpha, args.norm, args.seed, args.precision,
                                  quantize=not args.float_adversarial)
-    runtime = Runtime(args.device, args.threads, args.batch_size or profile.batch_size, args.channels_last,
+    batch_size = profile.batch_size if args.batch_size is None else args.batch_size      # 0 is refused, not replaced
+    runtime = Runtime(args.device, args.threads, batch_size, args.channels_last,
                       args.workers, keep_adversarial=not args.no_keep_adversarial)
     res = run_sat(profile, _names(args.models, '--models'), attack, runtime, args.out, n_samples=args.n_samples,
                   seed=args.seed, data_dir=args.data, weights_dir=args.weights, n_per_class=args.n_per_class,
@@ -204,12 +208,19 @@ def main(argv: list[str] | None = None):
     if not isinstance(logging.getLevelName(level), int):
         raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')
     logging.basicConfig(level=level, format='%(name)s %(levelname)s: %(message)s')
+    warnings.formatwarning = lambda message, category, *_, **__: f'simarch: warning: {message}\n'   # one line each
+    from simarch.core import InputError
     from simarch.sections import SectionError
     try:
         with _quiet_after_ctrl_c(): {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
-    except (ValueError, KeyError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
+    except (InputError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None
     except KeyboardInterrupt:
         print(f'\nsimarch {args.command}: interrupted; finished work is cached: the same command resumes it',
               file=sys.stderr)
         raise SystemExit(130) from None
+    except Exception as e:                                # not the input: a bug, with its traceback kept for a report
+        log = Path(tempfile.gettempdir())/f'simarch-error-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}.log'
+        log.write_text(f'simarch {" ".join(sys.argv[1:] if argv is None else argv)}\n\n{traceback.format_exc()}')
+        raise SystemExit(f'simarch {args.command}: internal error ({type(e).__name__}: {e}); this is a bug, please '
+                         f'report it with the traceback in {log}') from None

@@ -12,6 +12,7 @@ from scipy.sparse.csgraph import laplacian
 from sklearn.cluster import SpectralClustering
 from sklearn.manifold import TSNE
 from sklearn.metrics import adjusted_rand_score
+from .core import InputError
 
 # %% auto #0
 __all__ = ['sat_affinity', 'eigengap_k', 'spectral_clusters', 'cluster_stability', 'tsne_map', 'clusters_over_matrices',
@@ -37,7 +38,7 @@ def spectral_clusters(sat: pd.DataFrame, n_clusters: int | None = None, seed: in
     aff = sat_affinity(sat)
     k = n_clusters or eigengap_k(aff)
     if not 2 <= k <= len(sat) - 1:
-        raise ValueError(f'n_clusters must be between 2 and {len(sat) - 1} for {len(sat)} models, got {k}')
+        raise InputError(f'n_clusters must be between 2 and {len(sat) - 1} for {len(sat)} models, got {k}')
     labels = SpectralClustering(k, affinity='precomputed', assign_labels='cluster_qr',
                                 random_state=seed).fit_predict(aff)
     first = {l: i for i, l in enumerate(dict.fromkeys(labels))}

@@ -5,6 +5,7 @@
 # %% ../nbs/03_components.ipynb #75a764bc
 from __future__ import annotations
 import re
+from .core import InputError
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'VOCAB', 'BASE_PALETTE', 'in_vocabulary', 'check_components']
@@ -42,7 +43,7 @@ def check_components(components: dict, who: str = 'model') -> dict:
     problems += [f'unknown component {k!r}' for k in components if k not in COMPONENTS]
     problems += [f'{k}={components[k]!r} not in the paper vocabulary' for k in COMPONENTS
                  if k in components and not in_vocabulary(k, components[k])]
-    if problems: raise ValueError(f'{who}: ' + '; '.join(problems))
+    if problems: raise InputError(f'{who}: ' + '; '.join(problems))
     return components
 
 # %% ../nbs/03_components.ipynb #fd890366

@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_core.ipynb #caa0cafb
 from __future__ import annotations
-import contextlib, fcntl, hashlib, json, logging, multiprocessing, os, platform, random, re, shutil, socket, tempfile
-import warnings
+import contextlib, fcntl, hashlib, json, logging, multiprocessing, os, platform, random, re, shutil, signal, socket
+import tempfile, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -17,11 +17,11 @@ from safetensors.torch import save_file
 from tqdm import tqdm   # text bars: no ipywidgets needed, no 'IProgress not found' warning in notebooks
 
 # %% auto #0
-__all__ = ['log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic', 'check_name',
-           'checkout_root', 'project_root', 'cache_root', 'check_cache_writable', 'cache_dir', 'figures_dir',
-           'fingerprint', 'file_sha256', 'library_versions', 'seed_everything', 'sample_generator', 'num_threads',
-           'run_batches', 'default_workers', 'LatestLine', 'progress', 'parallel_map', 'tensor_digests',
-           'check_digests', 'read_cache', 'load_or_compute']
+__all__ = ['LOCK_WAIT_NOTICE', 'log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic',
+           'InputError', 'check_name', 'some', 'checkout_root', 'project_root', 'cache_root', 'check_cache_writable',
+           'cache_dir', 'figures_dir', 'fingerprint', 'file_sha256', 'library_versions', 'seed_everything',
+           'sample_generator', 'num_threads', 'run_batches', 'default_workers', 'LatestLine', 'progress',
+           'parallel_map', 'tensor_digests', 'check_digests', 'read_cache', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #86a6d2fb
 _HOST = socket.gethostname().replace('~', '-')
@@ -38,6 +38,9 @@ def atomic_path(path: str | Path):
         try: yield Path(tmp)
         except SafetensorError as e:        # how safetensors reports a full or read-only disk
             raise OSError(f'cannot write {path}: {e}') from None
+        except OSError as e:                # e.g. [Errno 28] No space left on device: say which file
+            if str(path) in str(e): raise
+            raise OSError(f'cannot write {path}: {e.strerror or e}') from None
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
@@ -70,14 +73,23 @@ def write_json_atomic(path: str | Path, obj) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
 
 # %% ../nbs/00_core.ipynb #ff928065
+class InputError(ValueError):
+    "A bad input (an option, a name, a file): `simarch` reports it in one line; any other error is a bug."
+
 _SAFE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._@-]{0,127}')
 
 def check_name(name: str, what: str = 'name') -> str:
     "`name` if it is safe in a file name (letters, digits, '.', '_', '-', '@'; a letter or digit first), else an error."
     if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
-        raise ValueError(f'{what} {name!r} is not a safe name: use letters, digits, ".", "_", "-" and "@", '
+        raise InputError(f'{what} {name!r} is not a safe name: use letters, digits, ".", "_", "-" and "@", '
                          'starting with a letter or digit (at most 128 characters)')
     return name
+
+def some(items, at_most: int = 5) -> str:
+    "Items for a one-line message: the first `at_most`, then how many more."
+    items = [str(x) for x in items]
+    more = f' and {len(items) - at_most} more' if len(items) > at_most else ''
+    return ', '.join(items[:at_most]) + more
 
 # %% ../nbs/00_core.ipynb #600c3247
 def _find_root(start: Path) -> Path | None:
@@ -110,14 +122,14 @@ def check_cache_writable() -> Path:
         base.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=base, prefix='.probe~'): pass
     except OSError as e:
-        raise ValueError(f'the cache {base} ($SIMARCH_CACHE) cannot be written: {e.strerror}') from None
+        raise InputError(f'the cache {base} ($SIMARCH_CACHE) cannot be written: {e.strerror}') from None
     return base
 
 def cache_dir(*parts: str) -> Path:
     "A cache folder under `cache_root()`, created on demand."
     base = cache_root()
     d = base.joinpath(*parts)
-    if not d.resolve().is_relative_to(base.resolve()): raise ValueError(f'{d} is outside the cache {base}')
+    if not d.resolve().is_relative_to(base.resolve()): raise InputError(f'{d} is outside the cache {base}')
     d.mkdir(parents=True, exist_ok=True)
     if base not in _CLEANED:                 # once per process: temporaries of killed writers
         _CLEANED.add(base)
@@ -184,7 +196,7 @@ def num_threads(n: int | None):
 # %% ../nbs/00_core.ipynb #49132e72
 def run_batches(fn, n: int, batch_size: int) -> list:
     "`[fn(start, stop), ...]` over [0, n) in batches of `batch_size`, halving the batch on CUDA out-of-memory."
-    if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    if batch_size < 1: raise InputError(f'batch_size must be >= 1, got {batch_size}')
     out, start = [], 0
     while start < n:
         stop = min(start + batch_size, n)
@@ -202,7 +214,7 @@ def run_batches(fn, n: int, batch_size: int) -> list:
 def default_workers() -> int:
     "Worker processes by default: `$SIMARCH_WORKERS`, else 1 under `torchrun`, else one per usable CPU core."
     if env := os.environ.get('SIMARCH_WORKERS'):
-        if not env.isdigit() or int(env) < 1: raise ValueError(f'SIMARCH_WORKERS must be an integer >= 1, got {env!r}')
+        if not env.isdigit() or int(env) < 1: raise InputError(f'SIMARCH_WORKERS must be an integer >= 1, got {env!r}')
         return int(env)
     if int(os.environ.get('WORLD_SIZE', 1)) > 1: return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
@@ -224,6 +236,14 @@ def progress(iterable=None, show: bool = True, **kwargs):
 
 _JOBS: dict[int, tuple] = {}   # (fn, items) of the running `parallel_map`, inherited by its forked workers
 
+def _worker_init(parent: int):
+    "A forked worker: one torch thread, and on Linux it dies with its parent (kill -9, out of memory)."
+    torch.set_num_threads(1)
+    if platform.system() == 'Linux':
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)    # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent: os._exit(1)        # the parent died before the signal was armed
+
 def _run_job(token: int, i: int):
     fn, items = _JOBS[token]
     return fn(items[i])
@@ -231,7 +251,7 @@ def _run_job(token: int, i: int):
 def parallel_map(fn, items, workers: int | None = None, desc: str | None = None) -> list:
     "`[fn(x) for x in items]`, in `workers` forked processes with one torch thread each (None: `default_workers()`)."
     items = list(items)
-    if workers is not None and workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
+    if workers is not None and workers < 1: raise InputError(f'workers must be >= 1, got {workers}')
     if not items: return []
     workers = min(default_workers() if workers is None else workers, len(items))
     if workers <= 1: return [fn(x) for x in progress(items, show=desc is not None, desc=desc)]
@@ -239,10 +259,11 @@ def parallel_map(fn, items, workers: int | None = None, desc: str | None = None)
     _JOBS[token] = (fn, items)
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
-                                 initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                                 initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_run_job, token, i) for i in range(len(items))]
             try:
-                for _ in progress(as_completed(futures), show=desc is not None, total=len(futures), desc=desc): pass
+                for f in progress(as_completed(futures), show=desc is not None, total=len(futures), desc=desc):
+                    f.result()                        # the first failure stops the pool, not the last job
             except BaseException:                     # an error or Ctrl-C: drop the jobs not started
                 for f in futures: f.cancel()
                 raise
@@ -263,20 +284,28 @@ def check_digests(tensors: dict[str, torch.Tensor], metadata: dict | None, path)
     "Raise `ValueError` unless `metadata` holds a matching digest for every tensor (and no more)."
     stored = {k: v for k, v in (metadata or {}).items() if k.startswith('sha256:')}
     if stored != tensor_digests(tensors):
-        raise ValueError(f'{path}: contents do not match the digests stored with them' if stored else
+        raise InputError(f'{path}: contents do not match the digests stored with them' if stored else
                          f'{path}: no digests stored (written by an older simarch)')
+
+def _entry(path: Path) -> str:
+    "The identity a cache file records: its path below the cache root (model, chunk, attack, data, version...)."
+    try: return Path(path).resolve().relative_to(cache_root().resolve()).as_posix()
+    except ValueError: return Path(path).name
 
 def _read_verified(path: Path) -> dict[str, torch.Tensor]:
     with safe_open(str(path), 'pt') as f:
         tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
     check_digests(tensors, metadata, path)
+    if (written := (metadata or {}).get('entry')) != _entry(path):   # a valid file of another entry, copied here
+        raise InputError(f'{path}: written as the cache entry {written}' if written else
+                         f'{path}: no entry recorded (written by an older simarch)')
     return tensors
 
 def _stored(path: Path) -> dict[str, torch.Tensor] | None:
     "The verified tensors at `path`; None (after one warning and removal, if something was there) otherwise."
     if path.is_dir():
         warnings.warn(f'a folder is where the cache file {path} should be; removing it and recomputing')
-        shutil.rmtree(path)
+        path.unlink() if path.is_symlink() else shutil.rmtree(path)
     elif path.exists():
         try: return _read_verified(path)
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -284,15 +313,30 @@ def _stored(path: Path) -> dict[str, torch.Tensor] | None:
             path.unlink(missing_ok=True)
     return None
 
+LOCK_WAIT_NOTICE = 10.0   # seconds a process waits on another's cache entry before it says so
+
+def _wait_for_lock(fd: int, lock: Path):
+    "Take the exclusive lock `fd`; after `LOCK_WAIT_NOTICE` s of waiting, say once what is waited for and who holds it."
+    waited = 0.0
+    while True:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); return
+        except BlockingIOError: pass
+        if waited < LOCK_WAIT_NOTICE <= waited + 0.2:       # a dead holder's lock is released by the kernel
+            holder = lock.read_text(errors='replace').strip() if lock.exists() else ''
+            log.warning('waiting for %s: another process computes it (%s)', lock.name[1:-5],
+                        holder or 'holder unknown')
+        time.sleep(0.2); waited += 0.2
+
 @contextlib.contextmanager
 def _claimed(path: Path):
     "Hold the exclusive lock of cache entry `path` (other processes wait for it)."
     lock = path.with_name(f'.{path.name}.lock')
     while True:
         fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666 & ~_UMASK)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _wait_for_lock(fd, lock)
         if os.fstat(fd).st_nlink: break          # else its holder removed it while we waited: take the new one
         os.close(fd)
+    os.ftruncate(fd, 0); os.write(fd, f'pid {os.getpid()} on {_HOST} since {time.strftime("%H:%M:%S")}'.encode())
     try: yield
     finally:
         lock.unlink(missing_ok=True)
@@ -312,6 +356,7 @@ def load_or_compute(path: str | Path, compute) -> dict[str, torch.Tensor]:
     with _claimed(path):
         if (tensors := _stored(path)) is not None: return tensors       # another process computed it meanwhile
         tensors = {k: v.detach().cpu().contiguous() for k, v in compute().items()}
-        with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata=tensor_digests(tensors))
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={'entry': _entry(path), **tensor_digests(tensors)})
         log.debug('computed %s', path)
     return tensors

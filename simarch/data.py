@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits as _sk_digits
 from sklearn.model_selection import train_test_split
 
-from .core import cache_dir, fingerprint, load_or_compute, progress
+from .core import cache_dir, fingerprint, InputError, load_or_compute, progress
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'IMAGENET_SIZE', 'ImageSet', 'TrainTest', 'load_digits', 'DigitsSplit', 'per_class_subset',
@@ -33,7 +33,7 @@ class ImageSet:
     def __post_init__(self):
         n = len(self.x)
         if self.x.ndim != 4 or len(self.y) != n or len(self.ids) != n:
-            raise ValueError(f'ImageSet needs x (N,C,H,W), y (N,), ids (N,); got {tuple(self.x.shape)}, '
+            raise InputError(f'ImageSet needs x (N,C,H,W), y (N,), ids (N,); got {tuple(self.x.shape)}, '
                              f'{tuple(self.y.shape)}, {tuple(self.ids.shape)}')
 
     def __len__(self): return len(self.x)
@@ -54,8 +54,8 @@ class TrainTest(NamedTuple):
 # %% ../nbs/02_data.ipynb #f484ecd0
 def load_digits(size: int = 32, channels: int = 1, n_test: int = 360, seed: int = 0) -> TrainTest:
     "scikit-learn's digits in [0,1] at `size` px with a stratified, seeded train/test split."
-    if size < 8: raise ValueError(f'size must be >= 8 (the digits are 8x8), got {size}')
-    if channels not in (1, 3): raise ValueError(f'channels must be 1 or 3, got {channels}')
+    if size < 8: raise InputError(f'size must be >= 8 (the digits are 8x8), got {size}')
+    if channels not in (1, 3): raise InputError(f'channels must be 1 or 3, got {channels}')
     d = _sk_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16.0
     if size != 8: x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).clamp_(0, 1)
@@ -74,7 +74,7 @@ class DigitsSplit:
 
     def __post_init__(self):
         if not 10 <= self.n_test <= 1787:
-            raise ValueError(f'n_test must leave at least one digit per class on each side (10 to 1787), got {self.n_test}')
+            raise InputError(f'n_test must leave every class digits on both sides (10 to 1787), got {self.n_test}')
 
     def load(self) -> TrainTest:
         "The train/test split (`load_digits`)."
@@ -84,13 +84,13 @@ class DigitsSplit:
 def per_class_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:
     "Sorted positions of `n_per_class` samples of every class in `y`, chosen by `seed`."
     y = torch.as_tensor(y)
-    if n_per_class < 1: raise ValueError(f'n_per_class must be >= 1, got {n_per_class}')
+    if n_per_class < 1: raise InputError(f'n_per_class must be >= 1, got {n_per_class}')
     g = torch.Generator().manual_seed(seed)
     picks = []
     for c in torch.unique(y).tolist():
         pos = torch.nonzero(y == c).flatten()
         if len(pos) < n_per_class:
-            raise ValueError(f'class {c} has {len(pos)} samples, fewer than n_per_class={n_per_class}')
+            raise InputError(f'class {c} has {len(pos)} samples, fewer than n_per_class={n_per_class}')
         picks.append(pos[torch.randperm(len(pos), generator=g)[:n_per_class]])
     return torch.cat(picks).sort().values
 
@@ -99,7 +99,7 @@ def select_samples(split: ImageSet, n_samples: int | None, seed: int = 0) -> Ima
     "A stratified, seeded subset of `n_samples` samples of `split` (all of them if None), in id order."
     if n_samples is None or n_samples == len(split): return split
     if not 1 <= n_samples <= len(split):
-        raise ValueError(f'n_samples={n_samples} is larger than the data ({len(split)} samples)'
+        raise InputError(f'n_samples={n_samples} is larger than the data ({len(split)} samples)'
                          if n_samples > len(split) else f'n_samples must be >= 1, got {n_samples}')
     y = split.y.numpy()
     strat = y if n_samples >= len(np.unique(y)) else None
@@ -109,7 +109,7 @@ def select_samples(split: ImageSet, n_samples: int | None, seed: int = 0) -> Ima
 # %% ../nbs/02_data.ipynb #234778c6
 IMAGE_EXTS = ('.jpeg', '.jpg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.ppm')
 
-class DataLayoutError(ValueError):
+class DataLayoutError(InputError):
     "An image folder that does not have the layout simarch expects."
 
 def scan_image_folder(root: str | Path, n_classes: int | None = None) -> tuple[tuple, list]:
@@ -190,7 +190,7 @@ def load_imagenet(root: str | Path, n_per_class: int = 5, seed: int = 0, size: i
     names, files = scan or check_imagenet_folder(root)
     if classes is None: return load_image_folder(root, size, n_per_class, seed, scan=(names, files))
     if bad := [c for c in classes if not 0 <= c < len(names)] or len(set(classes)) != len(classes):
-        raise ValueError(f'classes must be distinct indices in [0, {len(names)}), got {bad or "duplicates"}')
+        raise InputError(f'classes must be distinct indices in [0, {len(names)}), got {bad or "duplicates"}')
     new_label = {c: i for i, c in enumerate(classes)}
     s = load_image_folder(root, size, n_per_class, seed, scan=(names, [f for f in files if f[1] in new_label]))
     return ImageSet(s.x, torch.tensor([new_label[int(y)] for y in s.y]), s.ids, tuple(names[c] for c in classes))

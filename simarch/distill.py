@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attack import AttackConfig
-from .core import cache_dir, fingerprint, load_or_compute, parallel_map
+from .core import cache_dir, fingerprint, InputError, load_or_compute, parallel_map
 from .data import IMAGENET_SIZE, ImageSet, TrainTest, load_imagenet, per_class_subset
 from .distributed import group_rank_and_world, init_distributed, local_device
 from .engine import Runtime, clean_logits, sharded_records
@@ -35,8 +35,8 @@ class KDConfig:
     hard: bool = False
 
     def __post_init__(self):
-        if not self.temperature > 0: raise ValueError(f'temperature must be > 0, got {self.temperature}')
-        if not 0 <= self.alpha <= 1: raise ValueError(f'alpha must be in [0, 1], got {self.alpha}')
+        if not self.temperature > 0: raise InputError(f'temperature must be > 0, got {self.temperature}')
+        if not 0 <= self.alpha <= 1: raise InputError(f'alpha must be in [0, 1], got {self.alpha}')
 
 def kd_loss(student: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor, cfg: KDConfig) -> torch.Tensor:
     "Distillation loss of `student` logits against `teacher` logits and labels `y` (batch mean)."
@@ -51,7 +51,7 @@ def kd_loss(student: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor, cfg: 
 # %% ../nbs/20_distill.ipynb #b921d900
 def even_classes(n: int, total: int = 1000) -> list[int]:
     "`n` evenly spaced class indices out of `total`."
-    if not 2 <= n <= total: raise ValueError(f'need 2 to {total} classes, got {n}')
+    if not 2 <= n <= total: raise InputError(f'need 2 to {total} classes, got {n}')
     return [i * total // n for i in range(n)]
 
 def _at_input_size(builder, size: tuple, **kwargs) -> nn.Module:
@@ -119,7 +119,7 @@ def distill_grid(teachers: list[str], students: list[str], seeds: list[int], dat
                  batch_size: int = 256) -> tuple[pd.DataFrame, pd.DataFrame]:
     "One row per (teacher, student, seed): sat, acc_baseline, acc_distilled, gain, both bases; and the SAT matrix."
     if not teachers or not students or not seeds:
-        raise ValueError(f'empty grid: teachers={teachers}, students={students}, seeds={seeds}')
+        raise InputError(f'empty grid: teachers={teachers}, students={students}, seeds={seeds}')
     init_distributed(student_recipe.device)       # under torchrun: students train with DDP, the SAT matrix is sharded
     for m in [*teachers, *students]: get_spec(m)
     train = data.train.subset(per_class_subset(data.train.y, n_per_class, seed=0))
@@ -153,7 +153,7 @@ def distillation_inputs(profile: str | Profile, teachers: list[str], students: l
     profile = get_profile(profile)
     grid = profile.distill
     if profile.pretrained and train_dir is None:
-        raise ValueError(f'the {profile.name} profile trains its students on an ImageNet train folder: pass train_dir')
+        raise InputError(f'the {profile.name} profile trains its students on an ImageNet train folder: pass train_dir')
     workload = load_workload(profile, teachers, data_dir, weights_dir, n_per_class, seed,
                              profile.n_samples if n_samples is None else n_samples)
     if not (profile.pretrained and grid and grid.n_classes):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from .core import InputError
 
 # %% auto #0
 __all__ = ['launch_rank_and_world', 'local_device', 'init_distributed', 'group_rank_and_world', 'sample_chunks',
@@ -54,7 +55,7 @@ def chunk_positions(n: int, batch_size: int, chunks) -> torch.Tensor:
 
 def shard_positions(n: int, batch_size: int, rank: int, world_size: int) -> torch.Tensor:
     "Positions in [0, n) of `rank`'s shard: every `world_size`-th chunk of `batch_size` positions."
-    if not 0 <= rank < world_size: raise ValueError(f'rank {rank} outside a world of {world_size}')
+    if not 0 <= rank < world_size: raise InputError(f'rank {rank} outside a world of {world_size}')
     return chunk_positions(n, batch_size, range(rank, len(sample_chunks(n, batch_size)), world_size))
 
 # %% ../nbs/01_distributed.ipynb #e2c0a06d

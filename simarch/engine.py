@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import torch
 
 from .attack import AttackConfig, apply_delta, pgd, quantize_delta
-from .core import (cache_dir, default_workers, fingerprint, load_or_compute, num_threads, parallel_map,
-                          progress as progress_bar, read_cache, run_batches)
+from .core import (InputError, cache_dir, default_workers, fingerprint, load_or_compute, num_threads,
+                          parallel_map, progress as progress_bar, read_cache, run_batches)
 from .data import ImageSet
 from .distributed import chunk_positions, gather_samples, launch_rank_and_world, sample_chunks
 from .records import TransferRecords
@@ -20,7 +20,7 @@ from .registry import ZooModel
 __all__ = ['ENGINE_VERSION', 'Runtime', 'clean_logits', 'clean_features', 'compute_records', 'sharded_records']
 
 # %% ../nbs/14_engine.ipynb #8d6bb02d
-ENGINE_VERSION = 4   # bump when the engine changes its files or floats (v3: by chunk; v4: chunks of equal size)
+ENGINE_VERSION = 5   # bump when the engine changes its files or floats (v4: chunks of equal size; v5: entries recorded)
 
 @dataclass(frozen=True)
 class Runtime:
@@ -37,12 +37,12 @@ class Runtime:
     def __post_init__(self):
         try: kind = torch.device(self.device).type
         except RuntimeError: kind = None
-        if kind not in ('cpu', 'cuda'): raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if kind not in ('cpu', 'cuda'): raise InputError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
         if kind == 'cuda' and not torch.cuda.is_available():
-            raise ValueError(f'device {self.device!r}: this machine has no CUDA GPU that torch can use')
-        if self.batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {self.batch_size}')
-        if self.threads is not None and self.threads < 1: raise ValueError(f'threads must be >= 1, got {self.threads}')
-        if self.workers is not None and self.workers < 1: raise ValueError(f'workers must be >= 1, got {self.workers}')
+            raise InputError(f'device {self.device!r}: this machine has no CUDA GPU that torch can use')
+        if self.batch_size < 1: raise InputError(f'batch_size must be >= 1, got {self.batch_size}')
+        if self.threads is not None and self.threads < 1: raise InputError(f'threads must be >= 1, got {self.threads}')
+        if self.workers is not None and self.workers < 1: raise InputError(f'workers must be >= 1, got {self.workers}')
 
     @property
     def n_workers(self) -> int:

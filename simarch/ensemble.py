@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from .core import sample_generator
+from .core import InputError, sample_generator
 from .data import ImageSet
 from .train import top1
 
@@ -25,7 +25,7 @@ NOISE_SIGMA = 0.1   # the harder variant's noise: the ensemble and measures sect
 
 def noisy(split: ImageSet, sigma: float, seed: int = 0) -> ImageSet:
     "`split` with Gaussian pixel noise of std `sigma`, clipped to [0,1], seeded per sample id."
-    if sigma < 0: raise ValueError(f'sigma must be >= 0, got {sigma}')
+    if sigma < 0: raise InputError(f'sigma must be >= 0, got {sigma}')
     noise = torch.stack([torch.randn(split.x.shape[1:], generator=sample_generator(seed, i)) for i in split.ids])
     return ImageSet((split.x + sigma * noise).clamp(0, 1), split.y, split.ids, split.classes)
 
@@ -34,8 +34,8 @@ METHODS = ('softmax', 'logits')
 
 def ensemble_predictions(logits: list[torch.Tensor], method: str = 'softmax') -> torch.Tensor:
     "Predicted class of the ensemble of `logits` (each (N, C))."
-    if method not in METHODS: raise ValueError(f'method must be one of {METHODS}, got {method!r}')
-    if not logits: raise ValueError('an ensemble needs at least one member')
+    if method not in METHODS: raise InputError(f'method must be one of {METHODS}, got {method!r}')
+    if not logits: raise InputError('an ensemble needs at least one member')
     stack = torch.stack([l.float() for l in logits])
     return (stack.softmax(-1) if method == 'softmax' else stack).mean(0).argmax(-1)
 
@@ -59,7 +59,7 @@ def set_table(logits: dict, y: torch.Tensor, sat: pd.DataFrame, size: int, n_set
               method: str = 'softmax') -> pd.DataFrame:
     "Random sets of `size` models: members, their mean SAT, best and mean member accuracy, ensemble accuracy, gain."
     names = list(logits)
-    if not 2 <= size <= len(names): raise ValueError(f'size must be between 2 and {len(names)}, got {size}')
+    if not 2 <= size <= len(names): raise InputError(f'size must be between 2 and {len(names)}, got {size}')
     rng, rows, seen = np.random.default_rng(seed), [], set()
     for _ in range(n_sets * 5):
         if len(rows) == n_sets: break
@@ -112,7 +112,7 @@ def group_gain_difference(logits: dict, y: torch.Tensor, groups: dict, method: s
     names = list(logits)
     pairs, full, boots = _bootstrap_pair_gains(logits, y, method, n_boot, seed)
     same = np.array([groups[names[i]] == groups[names[j]] for i, j in pairs])
-    if same.all() or not same.any(): raise ValueError('need pairs both within and across groups')
+    if same.all() or not same.any(): raise InputError('need pairs both within and across groups')
     diff = lambda g: g[same].mean() - g[~same].mean()
     lo, hi = _interval([diff(g) for g in boots], ci)
     return pd.DataFrame([dict(statistic='gain within - across groups', estimate=float(diff(full)), ci_low=lo,

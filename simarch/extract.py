@@ -14,6 +14,7 @@ from torch.overrides import TorchFunctionMode
 
 from .components import COMPONENTS, check_components
 from .pixel import PixelModel
+from .core import InputError
 
 # %% auto #0
 __all__ = ['ACT_ORDER', 'CW_ATTENTION', 'SA2D', 'act_name', 'is_gate', 'norm_name', 'is_token_attn', 'extract_components',
@@ -121,7 +122,7 @@ def _stem(net: nn.Module, events: list[dict]) -> list[int]:
     "Indices in `events` of the layer calls that make the stem."
     top = dict(net.named_children())
     calls = [(i, e) for i, e in enumerate(events) if e['kind'] not in (None, 'end')]
-    if not calls: raise ValueError('the forward pass ran no layers')
+    if not calls: raise InputError('the forward pass ran no layers')
     first, stem = calls[0][1]['name'].split('.')[0], []
     for i, e in calls:
         comps = e['name'].split('.')
@@ -130,7 +131,7 @@ def _stem(net: nn.Module, events: list[dict]) -> list[int]:
         stem.append(i)
         if e['kind'] == 'pool': break
     if not any(events[i]['kind'] == 'conv' for i in stem):
-        raise ValueError('no stem conv found: the stem code needs a conv or patchify layer')
+        raise InputError('no stem conv found: the stem code needs a conv or patchify layer')
     return stem
 
 def _stem_code(events: list[dict], stem: list[int]) -> str:

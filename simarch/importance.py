@@ -14,7 +14,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
 from .components import COMPONENTS
-from .core import progress as progress_bar
+from .core import InputError, progress as progress_bar
 
 # %% auto #0
 __all__ = ['XGB_PARAMS', 'XGB_GRID', 'pair_features', 'pair_targets', 'model_folds', 'shap_importance', 'Importance',
@@ -39,7 +39,7 @@ def model_folds(names: list, n_splits: int = 5, seed: int = 0) -> list[tuple[np.
     "(train pair positions, test pair positions) per fold over the pairs of `pair_features` order."
     n = len(names)
     n_splits = min(n_splits, n // 2)
-    if n_splits < 2: raise ValueError(f'need at least 4 models for cross-validation, got {n}')
+    if n_splits < 2: raise InputError(f'need at least 4 models for cross-validation, got {n}')
     i, j = np.triu_indices(n, 1)
     folds = []
     for _, test_models in KFold(n_splits, shuffle=True, random_state=seed).split(np.arange(n)):
@@ -90,7 +90,7 @@ def component_importance(sat: pd.DataFrame, components: pd.DataFrame, n_splits: 
 def importance_resamples(sat: pd.DataFrame, components: pd.DataFrame, n_boot: int = 200, unit: str = 'pairs',
                          seed: int = 0, progress: bool = True, **xgb_params) -> pd.DataFrame:
     "Mean |SHAP| per component (columns) for each of `n_boot` bootstrap resamples of the pairs or the models (rows)."
-    if unit not in ('pairs', 'models'): raise ValueError(f"unit must be 'pairs' or 'models', got {unit!r}")
+    if unit not in ('pairs', 'models'): raise InputError(f"unit must be 'pairs' or 'models', got {unit!r}")
     names = list(sat.index)
     X = pair_features(components.loc[names])
     y = pair_targets(sat, X.index)

@@ -14,7 +14,7 @@ import torch
 from scipy.optimize import isotonic_regression
 from scipy.stats import rankdata, spearmanr
 
-from .core import progress
+from .core import InputError, progress
 from .data import ImageSet
 from .engine import Runtime, clean_features, clean_logits
 from .ensemble import NOISE_SIGMA, noisy, pair_table
@@ -50,7 +50,7 @@ PAIR_MEASURES = {m.name: m for m in (
 
 def check_measure(name: str) -> Measure:
     "The `Measure` called `name`, or a clear error."
-    if name not in PAIR_MEASURES: raise ValueError(f'unknown measure {name!r}; known: {", ".join(PAIR_MEASURES)}')
+    if name not in PAIR_MEASURES: raise InputError(f'unknown measure {name!r}; known: {", ".join(PAIR_MEASURES)}')
     return PAIR_MEASURES[name]
 
 # %% ../nbs/23_measures.ipynb #14af6958
@@ -101,8 +101,8 @@ def linear_cka(features: list[torch.Tensor], debiased: bool = True, subsets: tor
     `subsets`, (B,K,K): CKA on each subset of the images. `debiased` uses the unbiased HSIC (Song et al. 2012;
     Nguyen et al. 2021 for CKA), which removes the upward bias of few images against many feature dimensions."""
     n = len(features[0])
-    if any(len(f) != n for f in features): raise ValueError('every model needs features of the same images')
-    if n < 5: raise ValueError(f'CKA needs at least 5 images, got {n}')
+    if any(len(f) != n for f in features): raise InputError('every model needs features of the same images')
+    if n < 5: raise InputError(f'CKA needs at least 5 images, got {n}')
     centred = [f.double() - f.double().mean(0) for f in features]
     grams = torch.stack([c @ c.T for c in centred])
     if subsets is None: return _cka_of_grams(grams, debiased)
@@ -122,11 +122,11 @@ class ModelOutputs:
         n, k = len(self.y), len(self.names)
         for v, l in self.logits.items():
             if tuple(l.shape[:2]) != (k, n):
-                raise ValueError(f'{v} logits need shape ({k}, {n}, C), got {tuple(l.shape)}')
+                raise InputError(f'{v} logits need shape ({k}, {n}, C), got {tuple(l.shape)}')
         if len(self.features) != k or any(len(f) != n for f in self.features):
-            raise ValueError(f'need {k} feature matrices of {n} rows')
+            raise InputError(f'need {k} feature matrices of {n} rows')
         if self.records is not None and (list(self.records.models) != list(self.names) or len(self.records.ids) != n):
-            raise ValueError('the SAT records must hold the same models, in the same order, on the same images')
+            raise InputError('the SAT records must hold the same models, in the same order, on the same images')
 
     def subset(self, positions) -> ModelOutputs:
         "The outputs on the images at `positions` only."
@@ -144,12 +144,12 @@ def model_outputs(models: list[ZooModel], images: ImageSet, runtime: Runtime = R
     """Logits on `images` and on their noisy variant (`simarch.ensemble.noisy`) and penultimate features, from the
     engine's caches (one forward pass per model and variant); `records` (optional) must be on the same images."""
     if records is not None and not torch.equal(records.ids, images.ids):
-        raise ValueError('records and images hold different samples: pass the images SAT was measured on')
+        raise InputError('records and images hold different samples: pass the images SAT was measured on')
     variants = {'clean': images, 'noisy': noisy(images, noise_sigma, seed)}
     logits = {v: torch.stack([clean_logits(m, split, runtime) for m in progress(models, desc=f'{v} logits')])
               for v, split in variants.items()}
     if records is not None and not torch.equal(logits['clean'].argmax(-1) == images.y, records.correct):
-        raise ValueError('the SAT records hold other clean results than these models: they were measured with other '
+        raise InputError('the SAT records hold other clean results than these models: they were measured with other '
                          'weights (run the similarity section again)')
     features = [clean_features(m, images, runtime) for m in progress(models, desc='features')]
     return ModelOutputs([m.name for m in models], images.y, logits, features, records)
@@ -205,7 +205,7 @@ def measure_matrix(table: pd.DataFrame, measure: str, names: list | None = None)
     smaller of its two directions (for complementarity: what the better of the two can gain from the other)."""
     check_measure(measure)
     t = table[table.measure == measure]
-    if t.empty: raise ValueError(f'the table holds no {measure!r} values')
+    if t.empty: raise InputError(f'the table holds no {measure!r} values')
     names = list(names) if names is not None else list(dict.fromkeys([*t.model_a, *t.model_b]))
     m = t.pivot(index='model_a', columns='model_b', values='value').reindex(index=names, columns=names)
     m = np.fmin(m, m.T) if PAIR_MEASURES[measure].directed else m.combine_first(m.T)
@@ -216,7 +216,7 @@ def mantel(a: pd.DataFrame, b: pd.DataFrame, n_perm: int = 999, seed: int = 0) -
     """Spearman correlation of two (K,K) symmetric matrices over the model pairs both define, its two-sided
     permutation p-value (models permuted, not pairs: pairs that share a model are not independent), and the number
     of pairs."""
-    if list(a.index) != list(b.index): raise ValueError('both matrices need the same models in the same order')
+    if list(a.index) != list(b.index): raise InputError('both matrices need the same models in the same order')
     a, b = a.to_numpy(float), b.to_numpy(float)
     k, (i, j) = len(a), np.triu_indices(len(a), 1)
     perms = np.random.default_rng(seed).permuted(np.tile(np.arange(k), (n_perm, 1)), axis=1)
@@ -339,7 +339,7 @@ def leaderboard(folds: pd.DataFrame | list[pd.DataFrame], measures: list[str], c
     measure, and one for the covariates alone."""
     folds = [folds] if isinstance(folds, pd.DataFrame) else list(folds)
     if any(not f[['model_a', 'model_b']].equals(folds[0][['model_a', 'model_b']]) for f in folds):
-        raise ValueError('every fold needs the same pairs in the same order')
+        raise InputError('every fold needs the same pairs in the same order')
     resamples, everything = model_resamples(folds[0], n_boot, seed), pd.concat(folds, ignore_index=True)
     rows, base = [], None
     for m in [NO_MEASURE, *measures]:
@@ -424,7 +424,7 @@ def pick_partners(matrix: pd.DataFrame, model: str, k: int, candidates: list[str
                   ) -> list[str]:
     "The `k` of `candidates` (never `model` itself) least similar to `model` by `matrix`; ties by name order."
     pool = [c for c in candidates if c != model]
-    if len(pool) < k: raise ValueError(f'{model}: {len(pool)} eligible partners, need {k}')
+    if len(pool) < k: raise InputError(f'{model}: {len(pool)} eligible partners, need {k}')
     v = matrix.loc[model, pool].astype(float)
     order = sorted(pool, key=lambda c: (np.nan_to_num(v[c], nan=np.inf if similar_is_high else -np.inf)
                                         * (1 if similar_is_high else -1), pool.index(c)))
@@ -498,10 +498,10 @@ class Recommendation:
 
 def _chosen_measure(leaderboard: pd.DataFrame, target: str, measure: str | None, available) -> pd.Series:
     rows = leaderboard[(leaderboard.target == target) & leaderboard.measure.isin(list(available))]
-    if rows.empty: raise ValueError(f'the leaderboard has no {target!r} rows for the measures of this table')
+    if rows.empty: raise InputError(f'the leaderboard has no {target!r} rows for the measures of this table')
     if measure is not None:
         check_measure(measure)
-        if measure not in set(rows.measure): raise ValueError(f'no {target!r} leaderboard row for {measure!r}')
+        if measure not in set(rows.measure): raise InputError(f'no {target!r} leaderboard row for {measure!r}')
         return rows[rows.measure == measure].iloc[0]
     return rows.sort_values('spearman', ascending=False).iloc[0]
 
@@ -516,7 +516,7 @@ def _evidence(row: pd.Series) -> str:
 def _ranked(table, model, candidates, measure, similar_first):
     m = measure_matrix(table, measure)
     missing = [c for c in [model, *candidates] if c not in m.index]
-    if missing: raise ValueError(f'no {measure} values for {missing}')
+    if missing: raise InputError(f'no {measure} values for {missing}')
     high_first = similar_first == PAIR_MEASURES[measure].similar_is_high
     values = m.loc[model, candidates].astype(float).rename(measure)
     return values.sort_values(ascending=not high_first, na_position='last')
@@ -552,23 +552,23 @@ def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFram
     accurate models if `accuracy` is given); otherwise by the leaderboard's best gain predictor for `target`.
     `measure` forces one measure."""
     names = list(dict.fromkeys([*table.model_a, *table.model_b]))
-    if model not in names: raise ValueError(f'{model!r} is not in the table; it has {", ".join(names)}')
+    if model not in names: raise InputError(f'{model!r} is not in the table; it has {", ".join(names)}')
     pool = [n for n in names if n != model and (accuracy is None or accuracy.get(n, -1) >= min_accuracy)]
-    if len(pool) < k: raise ValueError(f'{len(pool)} eligible partners for {model}, need {k}')
+    if len(pool) < k: raise InputError(f'{len(pool)} eligible partners for {model}, need {k}')
     if partners is not None and target not in PARTNER_VARIANTS:
-        raise ValueError(f'a partner test scores ensembles; {target!r} is not one of {", ".join(PARTNER_VARIANTS)}')
+        raise InputError(f'a partner test scores ensembles; {target!r} is not one of {", ".join(PARTNER_VARIANTS)}')
     question = f'{k} partner{"s" * (k != 1)} to ensemble with {model}'
     row = _chosen_measure(leaderboard, target, measure, set(table.measure))
     if partners is None:
         ranked = _ranked(table, model, pool, row.measure, row.more_gain_when == 'more similar')[:k]
         return Recommendation(question, row.measure, _partner_table(ranked, accuracy), _evidence(row))
     rows = partners[partners.variant == PARTNER_VARIANTS[target]]
-    if rows.empty: raise ValueError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
+    if rows.empty: raise InputError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
     tested = rows[rows.k == min(k, rows.k.max())]
     strategies = set(table.measure) | ({'most accurate'} if accuracy is not None else set())
     allowed = {row.measure} if measure is not None else strategies
     candidates = tested[tested.strategy.isin(allowed)]
-    if candidates.empty: raise ValueError(f'the partner test has no rows for {", ".join(sorted(allowed))}')
+    if candidates.empty: raise InputError(f'the partner test has no rows for {", ".join(sorted(allowed))}')
     best = candidates.sort_values('vs_random', ascending=False).iloc[0]
     ranked = (accuracy[pool].sort_values(ascending=False, kind='stable').rename('accuracy')
               if best.strategy == 'most accurate' else _ranked(table, model, pool, best.strategy, similar_first=False))

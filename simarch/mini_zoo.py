@@ -12,6 +12,7 @@ import pandas as pd
 import torch.nn as nn
 
 from .components import COMPONENTS, check_components
+from .core import InputError
 
 # %% auto #0
 __all__ = ['BUILDERS', 'DIGITS_CONFIG', 'MINI_ZOO_CSV', 'builder', 'mini_zoo_table']
@@ -274,6 +275,6 @@ def mini_zoo_table(path=MINI_ZOO_CSV) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False).set_index('name')
     df['seed'] = df.seed.astype(int)
     if unknown := sorted(set(df.builder) - set(BUILDERS)):
-        raise ValueError(f'{path}: unknown builder(s) {", ".join(unknown)}; known: {", ".join(BUILDERS)}')
+        raise InputError(f'{path}: unknown builder(s) {", ".join(unknown)}; known: {", ".join(BUILDERS)}')
     for name, row in df.iterrows(): check_components({k: row[k] for k in COMPONENTS}, name)
     return df

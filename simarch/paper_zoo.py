@@ -9,6 +9,7 @@ from importlib.resources import files
 import pandas as pd
 
 from .components import COMPONENTS, check_components
+from .core import InputError
 
 # %% auto #0
 __all__ = ['PAPER_MODELS_CSV', 'EXTRACTOR_LABELS_CSV', 'AUTHORS_TABLE', 'LABELS', 'FIGURE1_PAIRS', 'RELEASE_MEAN_TRANSFER',
@@ -26,17 +27,17 @@ LABELS = ('authors', 'extractor')
 def label_differences(path=EXTRACTOR_LABELS_CSV) -> pd.DataFrame:
     "Every cell where the extractor's label differs from the authors': model, component, both labels, the reason."
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if unknown := set(df.component) - set(COMPONENTS): raise ValueError(f'{path}: unknown component(s) {unknown}')
+    if unknown := set(df.component) - set(COMPONENTS): raise InputError(f'{path}: unknown component(s) {unknown}')
     authors = pd.read_csv(PAPER_MODELS_CSV, dtype=str, keep_default_na=False).set_index('paper_name')
     df.insert(2, 'authors', [authors.loc[m, k] for m, k in zip(df.paper_name, df.component)])
     return df
 
 def paper_models(labels: str = 'authors', path=PAPER_MODELS_CSV) -> pd.DataFrame:
     "The paper's models by `paper_name`: `timm_name` (`arch.tag`), `top1`, `top1_img_size`, `note`, 13 components."
-    if labels not in LABELS: raise ValueError(f'labels must be one of {LABELS}, got {labels!r}')
+    if labels not in LABELS: raise InputError(f'labels must be one of {LABELS}, got {labels!r}')
     df = pd.read_csv(path, dtype=str, keep_default_na=False).set_index('paper_name')
     if missing := {'timm_name', 'top1', 'note', *COMPONENTS} - set(df.columns):
-        raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
+        raise InputError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
     if labels == 'extractor':
         for r in label_differences().itertuples(): df.loc[r.paper_name, r.component] = r.extractor
     for name, row in df.iterrows(): check_components({k: row[k] for k in COMPONENTS}, name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .core import InputError
 
 # %% auto #0
 __all__ = ['PixelModel']
@@ -22,17 +23,17 @@ class PixelModel(nn.Module):
         mean, std = (torch.tensor(data_config['mean'], dtype=torch.float32),
                      torch.tensor(data_config['std'], dtype=torch.float32))
         if len(mean) != c or len(std) != c:
-            raise ValueError(f'mean/std need {c} values for input_size {data_config["input_size"]}')
+            raise InputError(f'mean/std need {c} values for input_size {data_config["input_size"]}')
         self.register_buffer('mean', mean.view(1, c, 1, 1), persistent=False)
         self.register_buffer('std', std.view(1, c, 1, 1), persistent=False)
         if self.data_config.get('crop_mode', 'center') != 'center':
-            raise ValueError(f'crop_mode {self.data_config["crop_mode"]!r} is not supported; only centre crops')
+            raise InputError(f'crop_mode {self.data_config["crop_mode"]!r} is not supported; only centre crops')
 
     def net_input(self, x: torch.Tensor) -> torch.Tensor:
         "`x` ([0,1] pixels) as the wrapped net takes it: channels, centre crop, size, normalisation."
         c, h, w = self.data_config['input_size']
         if x.shape[1] != c:
-            if x.shape[1] != 1: raise ValueError(f'model takes {c}-channel images, got {x.shape[1]} channels')
+            if x.shape[1] != 1: raise InputError(f'model takes {c}-channel images, got {x.shape[1]} channels')
             x = x.expand(-1, c, -1, -1)
         crop = self.data_config.get('crop_pct')
         if crop is not None and crop < 1:            # the model's own centre view of the canonical image

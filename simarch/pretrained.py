@@ -11,7 +11,7 @@ import pandas as pd
 import timm
 import torch
 
-from .core import fingerprint
+from .core import fingerprint, InputError
 from .paper_zoo import paper_models
 from .pixel import PixelModel
 from .registry import ZooModel, get_spec
@@ -32,7 +32,7 @@ def _candidates(spec, weights_dir: Path) -> list[Path]:
 def weights_file(name: str, weights_dir: str | Path) -> Path:
     "The checkpoint of model `name` in `weights_dir`; a `WeightsError` lists where it was looked for."
     spec, weights_dir = get_spec(name), Path(weights_dir)
-    if not spec.pretrained: raise ValueError(f'{name}: not a pretrained model (it is trained by simarch)')
+    if not spec.pretrained: raise InputError(f'{name}: not a pretrained model (it is trained by simarch)')
     if not weights_dir.is_dir(): raise WeightsError(f'{weights_dir}: weights folder not found')
     found = [p for p in _candidates(spec, weights_dir) if p.is_file()]
     if not found:
@@ -57,7 +57,7 @@ def check_weights(names: list[str], weights_dir: str | Path) -> dict[str, Path]:
 def load_pretrained(name: str, weights_dir: str | Path | None = None) -> ZooModel:
     "The pretrained model `name` in pixel space (eval mode), from `weights_dir` or else timm's hub path."
     spec = get_spec(name)
-    if not spec.pretrained: raise ValueError(f'{name}: not a pretrained model (it is trained by simarch)')
+    if not spec.pretrained: raise InputError(f'{name}: not a pretrained model (it is trained by simarch)')
     overlay = dict(file=str(weights_file(name, weights_dir))) if weights_dir is not None else None
     try: net = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=overlay)
     except Exception as e:

@@ -15,7 +15,7 @@ from safetensors.torch import load_model
 
 from .attack import AttackConfig
 from .components import COMPONENTS
-from .core import cache_dir, check_name, progress
+from .core import cache_dir, check_name, InputError, progress
 from .data import IMAGENET_SIZE, DigitsSplit, ImageSet, check_imagenet_folder, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
@@ -64,6 +64,7 @@ class Profile:
     seed_models: tuple = ()               # trained models retrained from another seed to measure retraining noise
     machine_models: tuple = ()            # trained models retrained on an emulated other CPU (machine variation)
     sections: tuple | None = None         # the paper sections it runs; None: all
+    regime_search: str | None = None      # the committed search table (from the project root) that chose its setting
 
     def attack_with(self, eps=None, steps: int | None = None, alpha: float | None = None, norm: str | None = None,
                     seed: int = 0, precision: str = 'fp32', quantize: bool = True) -> AttackConfig:
@@ -81,13 +82,13 @@ class Profile:
     def check_inputs(self, sections: list[str], data_dir=None, train_dir=None, sat_csv=None, **_) -> None:
         "Fail before any work if `sections` on this profile miss an input the user must pass."
         if self.images is None and not sat_csv:
-            raise ValueError(f"the {self.name} profile needs --sat-csv (the authors' SAT_release.csv)")
+            raise InputError(f"the {self.name} profile needs --sat-csv (the authors' SAT_release.csv)")
         if self.images == 'imagenet' and not data_dir:
-            raise ValueError(f'the {self.name} profile needs --data, an ImageNet validation folder with 1,000 synset '
+            raise InputError(f'the {self.name} profile needs --data, an ImageNet validation folder with 1,000 synset '
                              'sub-folders')
         if self.images == 'imagenet' and 'distillation' in sections and not train_dir:
             others = ','.join(s for s in sections if s != 'distillation')
-            raise ValueError(f"the {self.name} profile's distillation section trains students on an ImageNet train "
+            raise InputError(f"the {self.name} profile's distillation section trains students on an ImageNet train "
                              f'folder: pass --train-data, or run the other sections with --only {others}')
 
 # %% ../nbs/12_profiles.ipynb #b618c31f
@@ -100,7 +101,7 @@ PROFILES: dict[str, Profile] = {}
 
 def register_profile(profile: Profile) -> Profile:
     "Add a profile (its models must be registered)."
-    if profile.name in PROFILES: raise ValueError(f'profile {profile.name!r} exists already')
+    if profile.name in PROFILES: raise InputError(f'profile {profile.name!r} exists already')
     check_name(profile.name, 'profile name')
     for m in profile.models: get_spec(m)
     PROFILES[profile.name] = profile
@@ -138,9 +139,11 @@ register_profile(Profile(
 # %% ../nbs/12_profiles.ipynb #014acd61
 def register_models_csv(path: str | Path, profile: str | None = None) -> Profile:
     "Register the pretrained models of a CSV and a profile of them (ImageNet images, PGD at 8/255)."
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise InputError(f'{path}: not a CSV table of models (name, timm_name, ...): {type(e).__name__}') from None
     if missing := {'name', 'timm_name'} - set(df.columns):
-        raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
+        raise InputError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
     names = []
     for row in df.to_dict('records'):
         comps = {k: row[k] for k in COMPONENTS if row.get(k)}
@@ -160,15 +163,18 @@ def _profiles() -> dict[str, Profile]:
     global _env_loaded
     if not _env_loaded:
         _env_loaded = True
-        for csv in filter(None, os.environ.get('SIMARCH_MODELS', '').split(os.pathsep)): register_models_csv(csv)
+        for csv in filter(None, os.environ.get('SIMARCH_MODELS', '').split(os.pathsep)):
+            try: register_models_csv(csv)
+            except (ValueError, OSError) as e: raise InputError(f'$SIMARCH_MODELS: {e}') from None
     return PROFILES
 
 def get_profile(profile: str | Profile | None = None) -> Profile:
     "The profile named `profile` (None: `default_profile()`; a `Profile` as it is); unknown names list the known ones."
     if isinstance(profile, Profile): return profile
+    if profile is not None and not profile.strip(): raise InputError('the profile name is empty')
     profile = profile or default_profile()
     if profile not in _profiles():
-        raise ValueError(f'unknown profile {profile!r}; known profiles: {", ".join(PROFILES)}')
+        raise InputError(f'unknown profile {profile!r}; known profiles: {", ".join(PROFILES)}')
     return PROFILES[profile]
 
 def default_profile() -> str:
@@ -195,15 +201,18 @@ def load_workload(profile: str | Profile, names: list[str] | None = None,
     profile = get_profile(profile)
     names = list(names) if names else list(profile.models)
     specs = [get_spec(n) for n in names]                     # unknown names fail first
-    if len(set(names)) != len(names): raise ValueError(f'duplicate model names in {names}')
-    if profile.images is None: raise ValueError(f'the {profile.name} profile has no models: it reads published files')
+    if len(set(names)) != len(names): raise InputError(f'duplicate model names in {names}')
+    if profile.images is None: raise InputError(f'the {profile.name} profile has no models: it reads published files')
+    if not profile.pretrained and (data_dir is not None or weights_dir is not None):
+        raise InputError(f'the {profile.name} profile trains its models on the digits: an ImageNet folder (--data) or '
+                         'checkpoints (--weights) are for pretrained profiles')
     if mixed := [s.name for s in specs if s.pretrained != profile.pretrained]:
         kind = 'pretrained' if profile.pretrained else 'trained'
-        raise ValueError(f'cannot mix pretrained and trained models: the {profile.name} profile takes {kind} models, '
+        raise InputError(f'cannot mix pretrained and trained models: the {profile.name} profile takes {kind} models, '
                          f'not {", ".join(mixed)}')
     if profile.pretrained:
         if data_dir is None:
-            raise ValueError('pretrained models are evaluated on an ImageNet validation folder: pass data_dir (--data)')
+            raise InputError('pretrained models are evaluated on an ImageNet validation folder: pass data_dir (--data)')
         scan = check_imagenet_folder(data_dir)
         if weights_dir is not None: check_weights(names, weights_dir)
         test = select_samples(load_imagenet(data_dir, n_per_class, seed, scan=scan), n_samples, seed)
@@ -223,7 +232,7 @@ def emulated_machine_models(profile: str | Profile, names: list[str], env: dict 
                             label: str = 'cpu-default') -> dict[str, ZooModel]:
     "`names` trained as on another machine: in a process with `env` (default: PyTorch's portable CPU kernels)."
     profile = get_profile(profile)
-    if profile.pretrained: raise ValueError(f'the {profile.name} profile has pretrained models: nothing to retrain')
+    if profile.pretrained: raise InputError(f'the {profile.name} profile has pretrained models: nothing to retrain')
     for n in names: get_spec(n)
     env = {'ATEN_CPU_CAPABILITY': 'default'} if env is None else env
     code = ('import json, sys; from simarch.core import cache_dir; '

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from scipy.stats import spearmanr
 
-from .core import atomic_path
+from .core import atomic_path, InputError
 
 # %% auto #0
 __all__ = ['EPS_S', 'MEASURES', 'TransferRecords', 'bootstrap_weights', 'bootstrap_sat', 'sat_intervals', 'Effects',
@@ -36,7 +36,7 @@ class TransferRecords:
     def __post_init__(self):
         k, n = len(self.models), len(self.ids)
         if tuple(self.correct.shape) != (k, n) or tuple(self.fooled.shape) != (k, k, n):
-            raise ValueError(f'records need correct ({k},{n}) and fooled ({k},{k},{n}); '
+            raise InputError(f'records need correct ({k},{n}) and fooled ({k},{k},{n}); '
                              f'got {tuple(self.correct.shape)}, {tuple(self.fooled.shape)}')
         self.correct, self.fooled = self.correct.bool(), self.fooled.bool()
 
@@ -65,7 +65,7 @@ class TransferRecords:
 
     def sat(self, eps_s: float = EPS_S) -> torch.Tensor:
         "(K,K) SAT = ln(max(eps_s, 100/(2|X_AB|) * sum of both directions' fooled counts)); NaN where X_AB is empty."
-        if not eps_s > 0: raise ValueError(f'eps_s must be > 0, got {eps_s}')
+        if not eps_s > 0: raise InputError(f'eps_s must be > 0, got {eps_s}')
         c, j = self.transfer_counts().double(), self.joint().double()
         rate = 100 * (c + c.T) / (2 * j.clamp_min(1))
         return torch.where(j > 0, torch.log(rate.clamp_min(eps_s)), torch.nan)
@@ -77,6 +77,13 @@ class TransferRecords:
         return {'sat': sat, 'sat_adjusted': adjusted_sat(sat), 'transfer': mk(self.transfer()),
                 'joint': mk(self.joint())}
 
+    def reordered(self, models: list) -> TransferRecords:
+        "The same records with the models in the order `models` (the same names)."
+        if sorted(models) != sorted(self.models):
+            raise InputError(f'reordered needs the same models: {sorted(set(models) ^ set(self.models))} differ')
+        idx = torch.tensor([list(self.models).index(m) for m in models], dtype=torch.long)
+        return TransferRecords(list(models), self.ids, self.correct[idx], self.fooled[idx][:, idx])
+
     def flagged(self, min_joint: int = 30) -> list[tuple[str, str, int]]:
         "Pairs whose X_AB has fewer than `min_joint` samples: their SAT is noisy."
         j = self.joint()
@@ -86,7 +93,7 @@ class TransferRecords:
 # %% ../nbs/13_records.ipynb #85237b1e
 def bootstrap_weights(n: int, n_boot: int = 1000, seed: int = 0) -> torch.Tensor:
     "(n_boot, n) float64 multiplicities of `n` samples in resamples with replacement: the same draws for one seed."
-    if n_boot < 1: raise ValueError(f'n_boot must be >= 1, got {n_boot}')
+    if n_boot < 1: raise InputError(f'n_boot must be >= 1, got {n_boot}')
     g = torch.Generator().manual_seed(seed)
     return torch.stack([torch.bincount(torch.randint(n, (n,), generator=g), minlength=n)
                         for _ in range(n_boot)]).double()
@@ -127,7 +134,7 @@ def _pair_design(k: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def model_effects(sat: pd.DataFrame) -> Effects:
     "Least-squares fit of SAT(i,j) = mu + a_i + a_j over the finite off-diagonal pairs (a centred)."
     k = len(sat)
-    if k < 3: raise ValueError(f'per-model effects need at least 3 models, got {k}')
+    if k < 3: raise InputError(f'per-model effects need at least 3 models, got {k}')
     i, j = np.triu_indices(k, 1)
     y = sat.to_numpy(dtype=float)[i, j]
     ok = np.isfinite(y)
@@ -153,7 +160,7 @@ def directed_effects(transfer: pd.DataFrame, floor: float = 0.5) -> tuple[float,
     "logit(transfer %/100) ~ mu + source + target over off-diagonal cells: (mu, source, target, R^2)."
     t = np.clip(transfer.to_numpy(dtype=float), floor, 100 - floor) / 100
     k = len(t)
-    if k < 3: raise ValueError(f'directed effects need at least 3 models, got {k}')
+    if k < 3: raise InputError(f'directed effects need at least 3 models, got {k}')
     src, tgt = np.where(~np.eye(k, dtype=bool))
     y = np.log(t[src, tgt] / (1 - t[src, tgt]))
     ok = np.isfinite(y)
@@ -184,7 +191,7 @@ MEASURES = ('sat', 'adjusted')
 
 def similarity(sat: pd.DataFrame, measure: str = 'sat') -> pd.DataFrame:
     "The similarity matrix an analysis works on: raw SAT or adjusted SAT."
-    if measure not in MEASURES: raise ValueError(f'measure must be one of {MEASURES}, got {measure!r}')
+    if measure not in MEASURES: raise InputError(f'measure must be one of {MEASURES}, got {measure!r}')
     return sat if measure == 'sat' else adjusted_sat(sat)
 
 # %% ../nbs/13_records.ipynb #3351c047

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .components import COMPONENTS, check_components
-from .core import check_name, fingerprint
+from .core import check_name, fingerprint, InputError
 from .mini_zoo import BUILDERS, DIGITS_CONFIG, mini_zoo_table
 from .paper_zoo import paper_models
 from .pixel import PixelModel
@@ -25,7 +25,7 @@ __all__ = ['UnknownModelError', 'timm_data_config', 'ModelSpec', 'register', 're
            'get_spec', 'build_model', 'seed_variant', 'same_architecture_pairs', 'components_table', 'ZooModel']
 
 # %% ../nbs/07_registry.ipynb #5e981cf2
-class UnknownModelError(KeyError):
+class UnknownModelError(InputError, KeyError):
     "A model name that is not in the registry, or not in timm."
     def __str__(self): return self.args[0]
 
@@ -94,7 +94,7 @@ def _specs() -> dict[str, ModelSpec]:
 
 def register(name: str, family: str, builder: Callable, components: dict, **kwargs) -> ModelSpec:
     "Add a model to the registry (its components are checked against the paper's vocabulary)."
-    if name in _specs(): raise ValueError(f'{name!r} is registered already')
+    if name in _specs(): raise InputError(f'{name!r} is registered already')
     check_name(name, 'model name')
     _REGISTRY[name] = spec = ModelSpec(name, family, builder, check_components(dict(components), name), **kwargs)
     return spec
@@ -127,7 +127,7 @@ def build_model(name: str) -> PixelModel:
 def seed_variant(name: str, seed: int) -> str:
     "The registered name of trained model `name`'s architecture with initial weights and data order from `seed`."
     spec = get_spec(name)
-    if spec.pretrained: raise ValueError(f'{name} is pretrained: only trained models have seed variants')
+    if spec.pretrained: raise InputError(f'{name} is pretrained: only trained models have seed variants')
     variant = f'{name}_seed{seed}'
     if variant not in registered_names():
         register(variant, spec.family, spec.builder, spec.components, seed=seed, fixed_config=spec.fixed_config,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import atomic_path
+from .core import InputError, atomic_path, some
 from .records import EPS_S
 from .components import COMPONENTS, in_vocabulary
 from .registry import components_table
@@ -20,7 +20,7 @@ __all__ = ['MAX_RELEASE_MB', 'ReleaseFormatError', 'read_sat_csv', 'read_compone
            'analysis_inputs']
 
 # %% ../nbs/16_release.ipynb #f5189281
-class ReleaseFormatError(ValueError):
+class ReleaseFormatError(InputError):
     "A file that does not follow the authors' release format."
 
 MAX_RELEASE_MB = 64    # the authors' 69-model matrix is 0.1 MB; one of 1,000 models would be about 20 MB
@@ -45,12 +45,13 @@ def read_sat_csv(path: str | Path, sym_tol: float = 1e-6) -> pd.DataFrame:
     for axis, names in (('row', df.index), ('column', df.columns)):
         if names.duplicated().any():
             dups = sorted(set(names[names.duplicated()]))
-            raise ReleaseFormatError(f'{path}: duplicate model names in the {axis}s: {dups}')
+            raise ReleaseFormatError(f'{path}: duplicate model names in the {axis}s: {some(dups)}')
     if df.shape[0] != df.shape[1]:
         raise ReleaseFormatError(f'{path}: SAT matrix is not square: {df.shape[0]} rows, {df.shape[1]} columns')
     if list(df.index) != list(df.columns):
         only_r, only_c = sorted(set(df.index) - set(df.columns)), sorted(set(df.columns) - set(df.index))
-        why = f'rows only: {only_r}; columns only: {only_c}' if only_r or only_c else 'same names in another order'
+        why = (f'rows only: {some(only_r) or "-"}; columns only: {some(only_c) or "-"}' if only_r or only_c
+               else 'same names in another order')
         raise ReleaseFormatError(f'{path}: row and column names differ ({why})')
     df = df.apply(pd.to_numeric, errors='coerce')
     bad = [(r, c) for r, c in zip(*np.where(df.isna().to_numpy()))]
@@ -88,7 +89,7 @@ def read_components_csv(path: str | Path) -> pd.DataFrame:
           .rename(columns=_BY_COLUMN)[list(COMPONENTS)])
     df = df.apply(lambda s: s.str.strip())
     if df.index.duplicated().any():
-        raise ReleaseFormatError(f'{path}: duplicate model names {sorted(df.index[df.index.duplicated()])}')
+        raise ReleaseFormatError(f'{path}: duplicate model names {some(sorted(set(df.index[df.index.duplicated()])))}')
     odd = [(m, COMPONENTS[k], v) for m, row in df.iterrows() for k, v in row.items() if not in_vocabulary(k, v)]
     if odd:
         warnings.warn(f'{path}: {len(odd)} component values outside the paper vocabulary, e.g. '
@@ -100,7 +101,7 @@ def align(sat: pd.DataFrame, components: pd.DataFrame) -> tuple[pd.DataFrame, pd
     only_sat, only_comp = sorted(set(sat.index) - set(components.index)), sorted(set(components.index) - set(sat.index))
     if only_sat or only_comp:
         raise ReleaseFormatError('model names differ between the SAT matrix and the component table: '
-                                 f'only in SAT {only_sat}; only in components {only_comp}')
+                                 f'only in SAT: {some(only_sat) or "-"}; only in components: {some(only_comp) or "-"}')
     return sat, components.loc[list(sat.index)]
 
 def write_release(sat: pd.DataFrame, components: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
@@ -113,7 +114,9 @@ def write_release(sat: pd.DataFrame, components: pd.DataFrame, out_dir: str | Pa
 
 # %% ../nbs/16_release.ipynb #e6954c6f
 def analysis_inputs(sat_csv: str | Path, components_csv: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(SAT matrix, component table) over the same models; components from `components_csv` or else the registry."
+    """(SAT matrix, component table) over the same models, in name order; components from `components_csv` or else
+    the registry. Name order makes every analysis (its resamples, seeds, tie-breaks) blind to the order of the input."""
     sat = read_sat_csv(sat_csv)
-    comps = read_components_csv(components_csv) if components_csv else components_table(list(sat.index))
-    return align(sat, comps.drop(columns='family', errors='ignore'))
+    names = sorted(sat.index)
+    comps = read_components_csv(components_csv) if components_csv else components_table(names)
+    return align(sat.loc[names, names], comps.drop(columns='family', errors='ignore'))

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .attack import AttackConfig
-from .core import atomic_path, file_sha256, library_versions, write_json_atomic
+from .core import (InputError, atomic_path, file_sha256, library_versions, remove_stale_temporaries,
+                          write_json_atomic)
 from .distributed import barrier, init_distributed, launch_rank_and_world, local_device
 from .engine import Runtime, sharded_records
 from .pretrained import accuracy_report, expected_top1
@@ -45,6 +46,7 @@ class SatResult:
     def write(self, out_dir: str | Path) -> Path:
         "Write the results contract to `out_dir`."
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)          # a killed writer's leftovers go before the new set is written
         for name, df in self.frames.items():
             with atomic_path(out/f'{name}.csv') as tmp:
                 df.to_csv(tmp, float_format='%.6f' if name != 'joint' else None)
@@ -60,18 +62,23 @@ def check_result_set(folder: str | Path) -> None:
     if not meta.is_file(): return
     try: files = json.loads(meta.read_text()).get('files', {})
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
-        raise ValueError(f'{meta} is not a valid results meta.json ({e})') from None
+        raise InputError(f'{meta} is not a valid results meta.json ({e})') from None
     if changed := [f for f, digest in files.items() if not (Path(folder)/f).is_file()
                    or file_sha256(Path(folder)/f) != digest]:
-        raise ValueError(f'{", ".join(changed)} in {folder} do not match the meta.json written with them (a SAT run '
+        raise InputError(f'{", ".join(changed)} in {folder} do not match the meta.json written with them (a SAT run '
                          'was interrupted while writing, or the files were edited): run the similarity section again')
 
 # %% ../nbs/15_sat.ipynb #073b724e
 def accuracy_check(profile: Profile, n_images: int, expected: str | Path | None = None, tolerance: float = 10.0,
                    verbose: bool = True):
-    "An `on_clean` hook for the engine: keeps the accuracy table in its `.table` and reports it if `verbose`."
+    """An `on_clean` hook for the engine: keeps the accuracy table in its `.table` and reports it if `verbose`; refuses,
+    before any attack, a workload in which a pair has no image both models get right (its SAT is undefined)."""
     top1 = expected_top1(expected) if profile.pretrained else {}
     def check(correct: dict):
+        names = list(correct)
+        if empty := [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if not (correct[a] & correct[b]).any()]:
+            raise InputError(f'{len(empty)} pairs have no image that both models classify correctly, so their SAT is '
+                             f'undefined (e.g. {empty[0][0]} / {empty[0][1]}): evaluate on more images')
         check.table = t = accuracy_report(correct, top1, tolerance)
         if not verbose: return
         worst = t.model[t.accuracy.idxmin()]
@@ -118,9 +125,11 @@ def run_sat(profile: str | Profile | None = None,   # None: `default_profile()`
            ) -> SatResult:
     "SAT of a profile's models (or `models`) on its evaluation images."
     t0, profile = time.time(), get_profile(profile)
+    if len(names := list(models or profile.models)) < 2:
+        raise InputError(f'SAT compares models: give at least two, got {len(names)} ({", ".join(names) or "none"})')
     attack = attack or replace(profile.attack, seed=seed)
     runtime = runtime or Runtime(batch_size=profile.batch_size)
-    if not eps_s > 0: raise ValueError(f'eps_s must be > 0, got {eps_s}')
+    if not eps_s > 0: raise InputError(f'eps_s must be > 0, got {eps_s}')
     distributed, (rank, world) = init_distributed(runtime.device), launch_rank_and_world()
     runtime = replace(runtime, device=local_device(runtime.device))
     if rank > 0: barrier()                   # rank 0 trains or decodes first; the others read its caches
@@ -158,8 +167,8 @@ def calibrated_eps(sweep: pd.DataFrame, target: float) -> float:
     "The radius at which mean off-diagonal transfer reaches `target` (a rate in [0, 1]), from an `eps_sweep`."
     s = sweep.sort_values('eps')
     rate = s['transfer_mean_%'].to_numpy() / 100
-    if not (np.diff(rate) > 0).all(): raise ValueError(f'transfer does not grow with the radius: {rate.round(3)}')
+    if not (np.diff(rate) > 0).all(): raise InputError(f'transfer does not grow with the radius: {rate.round(3)}')
     if not rate[0] <= target <= rate[-1]:
-        raise ValueError(f'target transfer {target:.1%} outside the swept range {rate[0]:.1%} to {rate[-1]:.1%}: '
+        raise InputError(f'target transfer {target:.1%} outside the swept range {rate[0]:.1%} to {rate[-1]:.1%}: '
                          'sweep other radii')
     return float(np.exp(np.interp(target, rate, np.log(s.eps.to_numpy()))))

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from .attack import NORMS, PRECISIONS
-from .core import LatestLine, check_cache_writable, figures_dir, project_root
+from .core import check_cache_writable, figures_dir, InputError, LatestLine, project_root
 from .distributed import launch_rank_and_world
 from .ensemble import METHODS
 from .profiles import Profile, get_profile
@@ -49,7 +49,7 @@ def register_section(section: Section) -> Section:
     "Add a paper section to `simarch reproduce`; each file is written by one section."
     taken = {o: s.name for s in SECTIONS.values() for o in s.outputs}
     if clash := [o for o in section.outputs if o in taken]:
-        raise ValueError(f'{clash} are written by {taken[clash[0]]}')
+        raise InputError(f'{clash} are written by {taken[clash[0]]}')
     SECTIONS[section.name] = section
     return section
 
@@ -57,7 +57,7 @@ def provider(file: str) -> str:
     "The section that writes `file`."
     for s in SECTIONS.values():
         if file in s.outputs: return s.name
-    raise ValueError(f'no section writes {file}')
+    raise InputError(f'no section writes {file}')
 
 register_section(Section(
     'zoo', 'paper/00_zoo.ipynb', "the paper's model table: every model with its 13 architectural components",
@@ -66,7 +66,8 @@ register_section(Section(
     'similarity', 'paper/10_similarity.ipynb',
     "the paper's similarity matrix: SAT between every pair of models, clustered heatmap",
     ('sat.csv', 'sat_adjusted.csv', 'sat_ci.csv', 'transfer.csv', 'joint.csv', 'meta.json', 'records.safetensors',
-     'sat.png', 'sat_checks.csv', 'eps_sweep.csv'), conditional={'eps_sweep.csv': 'eps_sweep'}, distributed=True))
+     'sat.png', 'sat_checks.csv', 'regime.csv', 'eps_sweep.csv'), conditional={'eps_sweep.csv': 'eps_sweep'},
+    distributed=True))
 register_section(Section(
     'feature_importance', 'paper/20_feature_importance.ipynb',
     "the paper's feature importance: XGBoost + SHAP of SAT on shared components",
@@ -151,7 +152,7 @@ _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,)}
 
 def section_parameters(name: str) -> dict[str, tuple]:
     "The parameters of section `name`'s notebook (its cell tagged `parameters`): name -> (type name, default)."
-    if name not in SECTIONS: raise ValueError(f'unknown section {name!r}; known: {", ".join(SECTIONS)}')
+    if name not in SECTIONS: raise InputError(f'unknown section {name!r}; known: {", ".join(SECTIONS)}')
     nb = json.loads((project_root()/'nbs'/SECTIONS[name].notebook).read_text(encoding='utf-8'))
     cell = next(c for c in nb['cells'] if 'parameters' in c['metadata'].get('tags', []))
     # read here, not with papermill.inspect_notebook: importing papermill takes 2 s, too long for an early check
@@ -172,7 +173,7 @@ def check_parameters(name: str, values: dict) -> dict:
         if v is None and default is None: continue
         what, ok = PARAMETER_RULES.get(k) or (f'a {kind}', lambda v, t=_TYPES.get(kind, (object,)):
                                               isinstance(v, t) and not (isinstance(v, bool) and bool not in t))
-        if not ok(v): raise ValueError(f'section {name}: parameter {k} must be {what}, got {v!r}')
+        if not ok(v): raise InputError(f'section {name}: parameter {k} must be {what}, got {v!r}')
     return values
 
 # %% ../nbs/21_sections.ipynb #3b7e5876
@@ -185,11 +186,11 @@ class SectionRun:
 
     def input(self, file: str, given: str | Path | None = None) -> str | Path:
         "The path of input `file`: `given` (a path or URL the user passed), else the one in the output folder."
-        if file not in self.section.inputs: raise ValueError(f'{self.section.name} does not declare {file} as an input')
+        if file not in self.section.inputs: raise InputError(f'{self.section.name} does not declare {file} as an input')
         if given is not None: return given
         path, src = self.out/file, provider(file)
         if self.profile.sections is not None and src not in self.profile.sections:
-            raise ValueError(f'the {self.profile.name} profile has no {src} section: pass {file} as a parameter')
+            raise InputError(f'the {self.profile.name} profile has no {src} section: pass {file} as a parameter')
         if not path.exists():
             raise FileNotFoundError(f'{path} not found: run the {src} section first '
                                     f'(simarch reproduce --profile {self.profile.name} --only {src})')
@@ -199,7 +200,7 @@ class SectionRun:
     def output(self, file: str) -> Path:
         "The path to write output `file` to (it must be declared)."
         if file not in self.section.outputs_for(self.profile):
-            raise ValueError(f'{self.section.name} does not declare {file} as an output on {self.profile.name}')
+            raise InputError(f'{self.section.name} does not declare {file} as an output on {self.profile.name}')
         return self.out/file
 
 def open_section(name: str, profile: str | None = None, out_dir: str | Path | None = None,
@@ -306,6 +307,9 @@ def run_conclusions(folder: Path) -> dict:
     found, read = {}, lambda f: pd.read_csv(folder/f) if (folder/f).exists() else None
     if (checks := read('sat_checks.csv')) is not None:
         found.update({f'check: {c}': bool(h) for c, h in zip(checks.check, checks.holds)})
+    if (regime := read('regime.csv')) is not None:
+        met = [c for c in regime if c.startswith('meets_')]
+        found.update({f'regime: {c.removeprefix("meets_")} criterion met': bool(regime[c].iloc[0]) for c in met})
     if (fi := read('feature_importance.csv')) is not None: found['top component'] = fi.component.iloc[0]
     if (cl := read('clusters.csv')) is not None: found['number of clusters'] = int(cl.cluster.nunique())
     if (f1 := read('figure1_pairs.csv')) is not None: found['Figure 1 score'] = int(f1.same_cluster.sum())
@@ -345,9 +349,9 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
     runs_on = list(profile.sections or SECTIONS)
     names = list(only) if only else runs_on
     if unknown := [n for n in names if n not in SECTIONS]:
-        raise ValueError(f'unknown section(s) {", ".join(unknown)}; known: {", ".join(SECTIONS)}')
+        raise InputError(f'unknown section(s) {", ".join(unknown)}; known: {", ".join(SECTIONS)}')
     if other := [n for n in names if n not in runs_on]:
-        raise ValueError(f'section(s) {", ".join(other)} do not run on the {profile.name} profile; it runs '
+        raise InputError(f'section(s) {", ".join(other)} do not run on the {profile.name} profile; it runs '
                          f'{", ".join(runs_on)}')
     for n in names: check_parameters(n, parameters)
     profile.check_inputs(names, **parameters)
@@ -359,7 +363,7 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
             src = provider(f)           # (a file its section does not write on this profile is not read either)
             if (src in runs_on and src not in names and f in SECTIONS[src].outputs_for(profile)
                     and not (out/f).exists()):
-                raise ValueError(f'section {n} reads {f} from the {src} section: run it too (--only '
+                raise InputError(f'section {n} reads {f} from the {src} section: run it too (--only '
                                  f'{",".join([*names, src])}) or first')
     rank = launch_rank_and_world()[0]
     if rank > 0:     # under torchrun: the other ranks join the sharded sections and keep their copies apart

@@ -18,15 +18,15 @@ from torch.nn.parallel import DistributedDataParallel
 from safetensors.torch import load_model, save_model
 from timm.scheduler import CosineLRScheduler
 
-from .core import (atomic_path, cache_dir, check_digests, fingerprint, num_threads, parallel_map,
-                          seed_everything, tensor_digests)
+from .core import (InputError, atomic_path, cache_dir, check_digests, fingerprint, num_threads,
+                          parallel_map, seed_everything, tensor_digests)
 from .distributed import group_rank_and_world, local_device
 from .data import ImageSet, TrainTest
 from .pixel import PixelModel
 from .registry import ModelSpec, ZooModel, get_spec
 
 # %% auto #0
-__all__ = ['TRAIN_CODE_VERSION', 'Recipe', 'random_shift', 'fit', 'predict', 'top1', 'accuracy', 'checkpoint_key',
+__all__ = ['TRAIN_CODE_VERSION', 'Recipe', 'random_shift', 'augmented', 'fit', 'predict', 'top1', 'accuracy', 'checkpoint_key',
            'checkpoint_path', 'load_or_train', 'train_models', 'train_zoo', 'zoo_summary']
 
 # %% ../nbs/09_train.ipynb #29d5d65a
@@ -40,6 +40,7 @@ class Recipe:
     warmup_epochs: int = 1
     clip_grad: float = 1.0
     shift: int = 0            # augmentation: each training image moved by up to `shift` px (zero fill), seeded
+    noise: float = 0.0        # augmentation: Gaussian pixel noise of this std added to each training image, seeded
     threads: int | None = 1   # float sums on the CPU depend on the thread count; cores train models side by side
     device: str = 'cpu'
 
@@ -54,13 +55,18 @@ def random_shift(x: torch.Tensor, max_shift: int, g: torch.Generator) -> torch.T
     return F.pad(x, (max_shift,) * 4)[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
                                       rows, cols]
 
+def augmented(x: torch.Tensor, recipe: Recipe, g: torch.Generator) -> torch.Tensor:
+    "A training batch as the recipe augments it: shifted, then with pixel noise (clipped to [0,1]), drawn from `g`."
+    x = random_shift(x, recipe.shift, g)
+    return (x + recipe.noise * torch.randn(x.shape, generator=g)).clamp(0, 1) if recipe.noise else x
+
 def fit(model: PixelModel, train: ImageSet, recipe: Recipe,
         seed: int = 0,                # draws the data order
         loss_fn=None,                 # `loss_fn(logits, idx)` replaces cross-entropy (e.g. distillation)
         distributed: bool = False,    # data-parallel (DDP) across the torchrun job
        ) -> PixelModel:
     "Train `model` in place on `train` with `recipe`; returns it in eval mode."
-    if recipe.epochs < 1 or recipe.batch_size < 1: raise ValueError(f'epochs and batch_size must be >= 1: {recipe}')
+    if recipe.epochs < 1 or recipe.batch_size < 1: raise InputError(f'epochs and batch_size must be >= 1: {recipe}')
     g = seed_everything(seed)
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -76,8 +82,9 @@ def fit(model: PixelModel, train: ImageSet, recipe: Recipe,
     with num_threads(recipe.threads):
         for _ in range(recipe.epochs):
             for idx in torch.randperm(len(train), generator=g).split(recipe.batch_size):
+                if len(idx) < 2: continue     # a last batch of one image: batch norm cannot train on it
                 if len(idx) >= world: idx = idx[rank::world]
-                logits = net(random_shift(train.x[idx], recipe.shift, g).to(dev))
+                logits = net(augmented(train.x[idx], recipe, g).to(dev))
                 loss = loss_fn(logits, idx) if loss_fn else F.cross_entropy(logits, train.y[idx].to(dev))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -126,7 +133,7 @@ def _load_checkpoint(model: PixelModel, path: Path, key: str) -> bool:
     if not path.exists(): return False
     try:
         with safe_open(str(path), 'pt') as f: metadata = f.metadata() or {}
-        if metadata.get('key') != key: raise ValueError(f'key {metadata.get("key")} != {key}')
+        if metadata.get('key') != key: raise InputError(f'key {metadata.get("key")} != {key}')
         load_model(model.net, str(path), strict=True)
         check_digests(model.net.state_dict(), metadata, path)
         return True

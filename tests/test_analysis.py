@@ -133,3 +133,18 @@ def test_mismatched_names_between_files(release_files, tmp_path):
                         '-p', 'components_csv', str(tmp_path/'c.csv'), '-p', 'out_dir', str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode != 0 and 'only in SAT' in r.stderr + r.stdout
+
+def test_analysis_outputs_do_not_depend_on_the_order_of_the_models(release_files, tmp_path):
+    "The same release files with the models in reverse order: every output of the three sections, byte for byte."
+    sat_csv, comp_csv = release_files
+    sat, comps = read_sat_csv(sat_csv), read_components_csv(comp_csv)
+    backwards = list(sat.index)[::-1]
+    reversed_files = write_release(sat.loc[backwards, backwards], comps.loc[backwards], tmp_path/'reversed')
+    params = {'20_feature_importance.ipynb': dict(n_boot=20), '30_clustering.ipynb': dict(n_runs=3, n_clusters=4),
+              '60_trust.ipynb': dict(n_boot=10)}
+    for name, (s, c) in {'given': release_files, 'reversed': reversed_files}.items():
+        for nb, extra in params.items():
+            run_nb(nb, tmp_path, sat_csv=s, components_csv=c, out_dir=tmp_path/name, **extra)
+    files = sorted(p.name for p in (tmp_path/'given').iterdir())
+    assert len(files) >= 15 and files == sorted(p.name for p in (tmp_path/'reversed').iterdir())
+    for f in files: assert (tmp_path/'given'/f).read_bytes() == (tmp_path/'reversed'/f).read_bytes(), f

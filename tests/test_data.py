@@ -1,3 +1,4 @@
+import shutil
 import numpy as np, pytest, torch
 from PIL import Image
 from simarch.data import DataLayoutError, load_digits, load_image_folder, per_class_subset, scan_image_folder
@@ -67,3 +68,12 @@ def test_a_flipped_byte_in_the_image_cache_is_decoded_again(tmp_path, tmp_cache)
     with pytest.warns(UserWarning, match=cached.name):
         second = load_image_folder(tmp_path/'imgs', 8)
     assert torch.equal(first.x, second.x) and first.fingerprint == second.fingerprint
+
+def test_an_image_cache_file_of_another_subset_is_decoded_again(tmp_path, tmp_cache):
+    make_folder(tmp_path/'imgs', 3, per_class=3)
+    one, two = load_image_folder(tmp_path/'imgs', 8, n_per_class=1), load_image_folder(tmp_path/'imgs', 8, n_per_class=2)
+    small, large = sorted((tmp_cache/'images').glob('*.safetensors'), key=lambda p: p.stat().st_size)
+    shutil.copy(large, small)                  # a valid cache file, under the name of another entry
+    with pytest.warns(UserWarning, match=f'{small.name}: written as the cache entry images/{large.name}'):
+        again = load_image_folder(tmp_path/'imgs', 8, n_per_class=1)
+    assert torch.equal(again.x, one.x) and len(two.x) == 2 * len(one.x)

@@ -1,4 +1,5 @@
 import math, os, shutil, signal, subprocess, sys, time, warnings
+from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 
 import simarch.engine as engine
@@ -92,9 +93,39 @@ def test_corrupt_cache_files_are_recomputed(cache, digits):
     assert len(msgs) == 2 and any(adv.name in m for m in msgs)
     assert torch.equal(again.fooled, first.fooled)
 
+def test_a_valid_file_of_another_entry_is_recomputed(cache, digits):
+    "A cache file copied under another entry's name (clean logits, adversarial images, scores) is caught by name."
+    split = select_samples(digits.test, 130)
+    models = zoo(['resnet', 'convnext'], digits)
+    first = compute_records(models, split, CFG)
+    victims = []
+    for kind in ('clean', 'adv', 'eval'):
+        files = sorted((cache/'sat').rglob(f'{kind}/*.safetensors'))
+        shutil.copy(files[-1], files[0]); victims.append(files[0])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        again = compute_records(models, split, CFG)
+    msgs = [str(x.message) for x in w if 'written as the cache entry' in str(x.message)]
+    assert len(msgs) == 3 and all(any(str(v) in m for m in msgs) for v in victims), msgs
+    assert torch.equal(again.correct, first.correct) and torch.equal(again.fooled, first.fooled)
+
 def run_cli(args, env, **kw):
     return subprocess.Popen([sys.executable, '-m', 'simarch', 'sat', '--profile', 'smoke', *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+def _children(pid: int) -> list[int]:
+    "The processes whose parent is `pid` (from /proc)."
+    kids = []
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try: fields = stat.read_text().rsplit(')', 1)[1].split()
+        except OSError: continue
+        if int(fields[1]) == pid: kids.append(int(stat.parent.name))
+    return kids
+
+def _running(pid: int) -> bool:
+    "The process exists and is not a zombie."
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError: return False
 
 def test_resume_after_kill_gives_the_same_matrix(cache, tmp_path):
     env = {**os.environ, 'SIMARCH_CACHE': str(cache), 'TQDM_DISABLE': '1'}
@@ -103,7 +134,12 @@ def test_resume_after_kill_gives_the_same_matrix(cache, tmp_path):
     evals = cache/'sat'
     deadline = time.time() + 120
     while time.time() < deadline and len(list(evals.rglob('eval/*.safetensors'))) < 3: time.sleep(0.05)
+    workers = _children(p.pid)
     os.kill(p.pid, signal.SIGKILL); p.wait()
+    assert workers, 'the run should have forked its workers by now'
+    deadline = time.time() + 15
+    while time.time() < deadline and any(map(_running, workers)): time.sleep(0.1)
+    assert not any(map(_running, workers)), 'workers outlived their killed parent'
     done = len(list(evals.rglob('eval/*.safetensors')))
     total = len(MODELS) * math.ceil(200 / 64)                     # one file per (target, chunk of 64 samples)
     assert 3 <= done < total, f'the kill should land mid-run ({done} of {total} evaluation files cached)'

@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 def _attack_args(p):
     "The attack's settings: one set for every section that computes SAT."
     p.add_argument('--eps', type=_number, default=None,
-                   help="PGD radius in [0,1] pixels, e.g. 0.125 or 8/255 (default: the profile's: 32/255 on the "
-                        'digits; paper: calibrated by the similarity section)')
+                   help="PGD radius in [0,1] pixels, e.g. 0.125 or 8/255 (default: the profile's: smoke 32/255; "
+                        'mini and paper: calibrated by the similarity section)')
     p.add_argument('--steps', type=int, default=None, help="PGD steps (default: the profile's, 10)")
     p.add_argument('--alpha', type=_number, default=None, help='step size (default 2.5*eps/steps)')
     p.add_argument('--norm', default=None, choices=['linf', 'l2'], help="default: the profile's, linf")

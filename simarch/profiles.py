@@ -92,7 +92,8 @@ class Profile:
                              f'folder: pass --train-data, or run the other sections with --only {others}')
 
 # %% ../nbs/12_profiles.ipynb #b618c31f
-_MINI_RECIPE, _SMOKE_RECIPE = Recipe(), Recipe(epochs=2)
+# the embedded default's setting, chosen by the regime search (figures/mini/regime_search.csv, simarch.regime)
+_MINI_RECIPE, _SMOKE_RECIPE = Recipe(epochs=30, shift=1, noise=0.1), Recipe(epochs=2)
 # the paper's students: full-size timm architectures trained from scratch on a GPU, on 100 classes at 128 px
 _PAPER_STUDENT_RECIPE = Recipe(epochs=40, batch_size=256, warmup_epochs=3, threads=None, device='cuda')
 _DIGITS_ATTACK, _IMAGENET_ATTACK = AttackConfig(eps=32 / 255), AttackConfig(eps=8 / 255)
@@ -109,8 +110,9 @@ def register_profile(profile: Profile) -> Profile:
 
 register_profile(Profile(
     'mini', 'the embedded default: 30 tiny timm models on the digits (about 15 minutes on a 2-core laptop CPU)',
-    tuple(mini_zoo_table().index), recipe=_MINI_RECIPE, attack=_DIGITS_ATTACK, min_accuracy=0.90,
-    eps_sweep=(8 / 255, 16 / 255, 32 / 255, 48 / 255),
+    tuple(mini_zoo_table().index), digits=DigitsSplit(n_test=800), recipe=_MINI_RECIPE, attack=_DIGITS_ATTACK,
+    min_accuracy=0.90, transfer_target=RELEASE_MEAN_TRANSFER, regime_search='figures/mini/regime_search.csv',
+    eps_sweep=tuple(e / 255 for e in (8, 16, 24, 32, 48, 64, 96)),
     sweep_models=('resnet', 'convnext', 'mixer_p8', 'vit_p8', 'swin_p4', 'levit'),
     seed_models=('convnext', 'densenet', 'regnety', 'botnet', 'vit_p8', 'deit_p8', 'swin_p4', 'mixer_p8', 'gmlp_p8',
                  'levit', 'coatnet', 'mobilevit'),

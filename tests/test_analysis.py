@@ -107,7 +107,7 @@ def test_same_seed_same_results(release_files):
 
 @pytest.mark.parametrize('damage, message', [
     (lambda s: s.iloc[:, :-1], 'not square'),
-    (lambda s: s.set_axis([*s.columns[:-1], 'nope'], axis=1), "columns only: ['nope']"),
+    (lambda s: s.set_axis([*s.columns[:-1], 'nope'], axis=1), 'columns only: nope'),
     (lambda s: s.mask(s > 4.5), 'NaN or non-numeric entries'),
 ])
 def test_malformed_sat_files_are_refused(release_files, tmp_path, damage, message):

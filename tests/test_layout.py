@@ -172,3 +172,29 @@ def test_readme_digits_example_runs(tmp_path):
                        env={**os.environ, 'SIMARCH_CACHE': str(tmp_path/'cache'), 'TQDM_DISABLE': '1'})
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'my_resnet' in r.stdout and r.stdout.count('\n') >= 4, r.stdout
+
+def regime_column(folder: Path) -> dict:
+    "The README's regime table cells of the run in `folder`, rebuilt from its committed files."
+    regime = pd.read_csv(folder/'regime.csv').iloc[0]
+    fi = pd.read_csv(folder/'feature_importance.csv').iloc[0]
+    auc = pd.read_csv(folder/'trust_measures.csv', index_col=0).loc['sat', 'base architecture']
+    stats = pd.read_csv(folder/'ensemble_stats.csv')
+    rho = stats[(stats.statistic == 'spearman') & stats.variant.str.startswith('noise')].estimate.iloc[0]
+    return {'mean off-diagonal transfer': f'{regime.mean_transfer_pct:.1f}%',
+            'effects R^2': f'{regime.effects_r2:.2f}', 'median 95% pair interval': f'{regime.median_ci_width:.3f}',
+            'lowest clean accuracy': f'{regime.min_accuracy:.1%}', 'same-base ROC AUC of SAT': f'{auc:.2f}',
+            'clusters by the eigengap rule': str(pd.read_csv(folder/'clusters.csv').cluster.nunique()),
+            'top component': f'{fi.component}, first in {fi.rank_1:.0%} of pair resamples',
+            'ensemble gain against SAT, noisy digits (Spearman)': f'{rho:+.2f}'}
+
+def test_readme_states_the_regime_of_the_embedded_default():
+    "The README's regime table: the new default's column is that of the committed figures/mini/, and the rule's pick."
+    readme = (ROOT/'README.md').read_text()
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+            for line in readme.splitlines() if line.startswith('| ') and line.count('|') == 5}
+    for item, cell in regime_column(ROOT/'figures'/'mini').items():
+        assert rows[item][1] == cell, (item, rows.get(item), cell)
+    from simarch.regime import choose_regime
+    search = pd.read_csv(ROOT/'figures'/'mini'/'regime_search.csv')
+    assert f'the rule picks **{choose_regime(search).config}**' in readme
+    assert f'{len(search)} configurations' in readme

@@ -139,7 +139,7 @@ def test_analysis_outputs_do_not_depend_on_the_order_of_the_models(release_files
     sat_csv, comp_csv = release_files
     sat, comps = read_sat_csv(sat_csv), read_components_csv(comp_csv)
     backwards = list(sat.index)[::-1]
-    reversed_files = write_release(sat.loc[backwards, backwards], comps.loc[backwards], tmp_path/'reversed')
+    reversed_files = write_release(sat.loc[backwards, backwards], comps.loc[backwards], tmp_path/'reversed_input')
     params = {'20_feature_importance.ipynb': dict(n_boot=20), '30_clustering.ipynb': dict(n_runs=3, n_clusters=4),
               '60_trust.ipynb': dict(n_boot=10)}
     for name, (s, c) in {'given': release_files, 'reversed': reversed_files}.items():

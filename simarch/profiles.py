@@ -109,7 +109,7 @@ def register_profile(profile: Profile) -> Profile:
     return profile
 
 register_profile(Profile(
-    'mini', 'the embedded default: 30 tiny timm models on the digits (about 15 minutes on a 2-core laptop CPU)',
+    'mini', 'the embedded default: 30 tiny timm models on the digits (about 30 minutes on a 2-core laptop CPU)',
     tuple(mini_zoo_table().index), digits=DigitsSplit(n_test=800), recipe=_MINI_RECIPE, attack=_DIGITS_ATTACK,
     min_accuracy=0.90, transfer_target=RELEASE_MEAN_TRANSFER, regime_search='figures/mini/regime_search.csv',
     eps_sweep=tuple(e / 255 for e in (8, 16, 24, 32, 48, 64, 96)),

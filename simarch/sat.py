@@ -44,16 +44,20 @@ class SatResult:
     def joint(self) -> pd.DataFrame: return self.frames['joint']
 
     def write(self, out_dir: str | Path) -> Path:
-        "Write the results contract to `out_dir`."
+        "Write the results contract to `out_dir`; a write that fails (e.g. a full disk) leaves none of its files."
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(out)          # a killed writer's leftovers go before the new set is written
-        for name, df in self.frames.items():
-            with atomic_path(out/f'{name}.csv') as tmp:
-                df.to_csv(tmp, float_format='%.6f' if name != 'joint' else None)
-        with atomic_path(out/'sat_ci.csv') as tmp: self.intervals.to_csv(tmp, index=False, float_format='%.6f')
-        save_records(self.records, out/'records.safetensors')
         files = [*(f'{name}.csv' for name in self.frames), 'sat_ci.csv', 'records.safetensors']
-        write_json_atomic(out/'meta.json', {**self.meta, 'files': {f: file_sha256(out/f) for f in files}})
+        try:
+            for name, df in self.frames.items():
+                with atomic_path(out/f'{name}.csv') as tmp:
+                    df.to_csv(tmp, float_format='%.6f' if name != 'joint' else None)
+            with atomic_path(out/'sat_ci.csv') as tmp: self.intervals.to_csv(tmp, index=False, float_format='%.6f')
+            save_records(self.records, out/'records.safetensors')
+            write_json_atomic(out/'meta.json', {**self.meta, 'files': {f: file_sha256(out/f) for f in files}})
+        except BaseException:                 # no sat.csv without its meta.json
+            for f in [*files, 'meta.json']: (out/f).unlink(missing_ok=True)
+            raise
         return out
 
 def check_result_set(folder: str | Path) -> None:

@@ -38,6 +38,8 @@ def test_a_flipped_bit_in_any_cache_file_is_recomputed_to_the_same_matrix(cache,
     second = simarch(['sat', *ARGS, '--out', str(tmp_path/'second')], cache)
     assert second.returncode == 0, second.stderr[-3000:]
     for v in victims: assert v.name in second.stderr, v            # one warning names each corrupted file
+    named = [l for l in second.stderr.splitlines() if any(v.name in l for v in victims)]
+    assert all(l.startswith('simarch: warning: ') for l in named) and 'warnings.warn(' not in second.stderr, named
     for f in ('sat.csv', 'transfer.csv', 'joint.csv'):
         assert (tmp_path/'first'/f).read_bytes() == (tmp_path/'second'/f).read_bytes(), f
 

@@ -7,20 +7,20 @@ reads) and, in separate columns, what the analyses conclude (`regime_conclusions
 is appended to figures/mini/regime_search.csv at once, so an interrupted search resumes where it stopped; rows
 are never removed (rejected configurations stay). The rule (`choose_regime`) is printed at the end.
 
-The grid was written down before the first row was computed. Costs (`cost_s`: training + similarity run) are
-seconds on the machine that ran the row.
+Rows A-F were written down before any row was computed; the later ones were added as the search went, each with
+its reason in a comment (the rule reads the regime columns of every row alike). Costs (`cost_s`: training +
+calibration sweep + similarity run) are seconds on the machine that ran the row, +-15% (other work ran beside it).
 Usage: .venv/bin/python tests/bench/bench_regime.py [--only NAME ...] [--table PATH]
 """
 import argparse, platform, time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 R = 1 / 255
-# the grid, fixed before the search: data split, recipe, attack; zoos with the same (n_test, epochs, shift) are shared
+# the grid: data split, recipe, attack; rows with the same split and recipe share their zoo (and its training time)
 SWEEP = tuple(e * R for e in (8, 16, 24, 32, 48))   # radii of the calibration sweep (the similarity section's)
 SWEEP_WIDE = (*SWEEP, 64 * R, 96 * R)               # for models trained to resist noise
 CONFIGS = [
@@ -55,7 +55,6 @@ def run_config(c: dict, trained_s: dict) -> dict:
     from simarch.profiles import PROFILES, get_profile, load_workload, register_profile
     from simarch.regime import REGIME, regime_conclusions, regime_measures
     from simarch.sat import calibrated_eps, eps_sweep, run_sat
-    from simarch.train import Recipe
     mini = get_profile('mini')
     c = {'noise': 0.0, 'sweep': SWEEP, **c}
     zoo = f"test{c['n_test']}-ep{c['epochs']}-shift{c['shift']}" + (f"-noise{c['noise']}" if c['noise'] else '')

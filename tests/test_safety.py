@@ -165,7 +165,7 @@ def test_a_bad_papermill_parameter_stops_the_notebook_before_any_work(tmp_path):
                         '-p', 'out_dir', str(tmp_path/'out'), '-p', 'n_runs', '-5'], cwd=nb.parent,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode != 0
-    message = 'ValueError: section clustering: parameter n_runs must be an integer >= 1, got -5'
+    message = 'InputError: section clustering: parameter n_runs must be an integer >= 1, got -5'
     assert message in r.stderr, r.stderr[-3000:]
     assert not (tmp_path/'out').exists()
 

@@ -201,6 +201,14 @@ def _quiet_after_ctrl_c():
     try: yield
     finally: signal.signal(signal.SIGINT, before)
 
+@contextlib.contextmanager
+def _one_line_warnings():
+    "While inside, warnings print as `simarch: warning: <message>` (a caller's own format comes back after)."
+    before = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *_, **__: f'simarch: warning: {message}\n'
+    try: yield
+    finally: warnings.formatwarning = before
+
 def main(argv: list[str] | None = None):
     "Entry point of the `simarch` command; bad input exits with a one-line error."
     args = _parser().parse_args(argv)
@@ -208,11 +216,10 @@ def main(argv: list[str] | None = None):
     if not isinstance(logging.getLevelName(level), int):
         raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')
     logging.basicConfig(level=level, format='%(name)s %(levelname)s: %(message)s')
-    warnings.formatwarning = lambda message, category, *_, **__: f'simarch: warning: {message}\n'   # one line each
     from simarch.core import InputError
     from simarch.sections import SectionError
     try:
-        with _quiet_after_ctrl_c(): {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
+        with _quiet_after_ctrl_c(), _one_line_warnings(): {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
     except (InputError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None
     except KeyboardInterrupt:

@@ -284,7 +284,7 @@ def check_digests(tensors: dict[str, torch.Tensor], metadata: dict | None, path)
     "Raise `ValueError` unless `metadata` holds a matching digest for every tensor (and no more)."
     stored = {k: v for k, v in (metadata or {}).items() if k.startswith('sha256:')}
     if stored != tensor_digests(tensors):
-        raise InputError(f'{path}: contents do not match the digests stored with them' if stored else
+        raise ValueError(f'{path}: contents do not match the digests stored with them' if stored else
                          f'{path}: no digests stored (written by an older simarch)')
 
 def _entry(path: Path) -> str:
@@ -297,7 +297,7 @@ def _read_verified(path: Path) -> dict[str, torch.Tensor]:
         tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
     check_digests(tensors, metadata, path)
     if (written := (metadata or {}).get('entry')) != _entry(path):   # a valid file of another entry, copied here
-        raise InputError(f'{path}: written as the cache entry {written}' if written else
+        raise ValueError(f'{path}: written as the cache entry {written}' if written else
                          f'{path}: no entry recorded (written by an older simarch)')
     return tensors
 

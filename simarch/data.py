@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #41419a4f
 from __future__ import annotations
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -148,6 +149,9 @@ def _read_image(path: Path, size: int) -> torch.Tensor:
     im = TF.center_crop(TF.resize(im, size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True), size)
     return TF.to_tensor(im)
 
+def _content_digest(path: Path) -> str:
+    with open(path, 'rb') as f: return hashlib.file_digest(f, 'sha256').hexdigest()
+
 def load_image_folder(root: str | Path, size: int = 224, n_per_class: int | None = None, seed: int = 0,
                       n_classes: int | None = None, scan: tuple[tuple, list] | None = None) -> ImageSet:
     "Decode `n_per_class` images per class (all if None) of an image folder into `size` px RGB images (cached)."
@@ -155,8 +159,7 @@ def load_image_folder(root: str | Path, size: int = 224, n_per_class: int | None
     labels = torch.tensor([label for _, label in files])
     idx = per_class_subset(labels, n_per_class, seed) if n_per_class else torch.arange(len(files))
     chosen = [files[i][0] for i in idx.tolist()]
-    key = fingerprint([(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in chosen],
-                      list(classes), size, idx)
+    key = fingerprint([(str(p.relative_to(root)), _content_digest(p)) for p in chosen], list(classes), size, idx)
     def decode():   # 8-bit pixels are exact: to_tensor divides uint8 values by 255
         x = torch.stack([_read_image(p, size) for p in progress(chosen, desc='decode', unit='img')])
         return {'x': (x * 255).round().to(torch.uint8)}

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, os, subprocess, sys
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache, partial
 from fractions import Fraction
 from pathlib import Path
 
@@ -139,6 +140,15 @@ register_profile(Profile(
     images=None, sections=('feature_importance', 'clustering', 'trust'), n_clusters=10, figure1_pairs=FIGURE1_PAIRS))
 
 # %% ../nbs/12_profiles.ipynb #014acd61
+@lru_cache(maxsize=None)
+def _extracted_components(timm_name: str) -> tuple:
+    model = timm.create_model(timm_name.partition('.')[0])
+    return tuple(extract_components(model, timm_data_config(timm_name)).items())
+
+def _filled_components(timm_name: str, given: dict) -> dict:
+    "The components of `timm_name` read off its architecture, with the `given` ones kept."
+    return {**dict(_extracted_components(timm_name)), **given}
+
 def register_models_csv(path: str | Path, profile: str | None = None) -> Profile:
     "Register the pretrained models of a CSV and a profile of them (ImageNet images, PGD at 8/255)."
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -148,12 +158,10 @@ def register_models_csv(path: str | Path, profile: str | None = None) -> Profile
         raise InputError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
     names = []
     for row in df.to_dict('records'):
-        comps = {k: row[k] for k in COMPONENTS if row.get(k)}
-        if len(comps) < len(COMPONENTS):
-            timm_data_config(row['timm_name'])       # an unknown name fails here, with close matches
-            arch = row['timm_name'].partition('.')[0]
-            comps = extract_components(timm.create_model(arch), timm_data_config(row['timm_name']))
-        register_pretrained(row['name'], row['timm_name'], comps)
+        given = {k: row[k] for k in COMPONENTS if row.get(k)}
+        # extraction builds the network, so it waits until an analysis asks (a 10,000-row file stays instant)
+        comps = given if len(given) == len(COMPONENTS) else partial(_filled_components, row['timm_name'], given)
+        register_pretrained(row['name'], row['timm_name'], comps)   # an unknown name fails here, with close matches
         names.append(row['name'])
     name = profile or (df.profile.iloc[0] if 'profile' in df and len(df) and df.profile.iloc[0] else Path(path).stem)
     return register_profile(Profile(name, f'pretrained models of {path}', tuple(names), images='imagenet',

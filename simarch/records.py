@@ -36,7 +36,7 @@ class TransferRecords:
     def __post_init__(self):
         k, n = len(self.models), len(self.ids)
         if tuple(self.correct.shape) != (k, n) or tuple(self.fooled.shape) != (k, k, n):
-            raise InputError(f'records need correct ({k},{n}) and fooled ({k},{k},{n}); '
+            raise ValueError(f'records need correct ({k},{n}) and fooled ({k},{k},{n}); '
                              f'got {tuple(self.correct.shape)}, {tuple(self.fooled.shape)}')
         self.correct, self.fooled = self.correct.bool(), self.fooled.bool()
 

@@ -70,7 +70,8 @@ def regime_measures(sat: pd.DataFrame, intervals: pd.DataFrame, accuracy: dict) 
 # %% ../nbs/24_regime.ipynb #e062e0de
 def regime_conclusions(sat: pd.DataFrame, noisy_logits: dict, y, n_boot: int = 200, seed: int = 0) -> dict:
     "What the analyses conclude on `sat`; `noisy_logits` (model -> logits on noisy test images, labels `y`)."
-    names = list(sat.index)
+    names = sorted(sat.index)                 # name order, as the sections: blind to the order of the zoo
+    sat = sat.loc[names, names]
     comps = components_table(names)
     shares = rank_shares(importance_resamples(sat, comps, n_boot=n_boot, seed=seed, progress=False))
     pairs = pair_table(noisy_logits, y, sat)

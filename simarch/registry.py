@@ -54,7 +54,7 @@ class ModelSpec:
     name: str
     family: str
     builder: Callable[..., nn.Module]
-    components: dict
+    component_source: dict | Callable[[], dict]   # the 13 components, or how to extract them when first asked
     seed: int = 0
     timm_name: str | None = None      # the pretrained timm `arch.tag` it stands for; None: trained by simarch
     note: str = ''
@@ -67,6 +67,12 @@ class ModelSpec:
 
     @property
     def pretrained(self) -> bool: return self.timm_name is not None
+
+    @cached_property
+    def components(self) -> dict:
+        "The 13 components, checked against the paper's vocabulary (extracted on first use where deferred)."
+        source = self.component_source
+        return check_components(dict(source() if callable(source) else source), self.name)
 
     @property
     def base(self) -> str: return self.components['base']
@@ -92,14 +98,18 @@ def _specs() -> dict[str, ModelSpec]:
             register_pretrained(name, row.timm_name, {k: row[k] for k in COMPONENTS}, note=row.note, check=False)
     return _REGISTRY
 
-def register(name: str, family: str, builder: Callable, components: dict, **kwargs) -> ModelSpec:
-    "Add a model to the registry (its components are checked against the paper's vocabulary)."
+def register(name: str, family: str, builder: Callable,
+             components: dict | Callable[[], dict],   # a callable defers extraction until the components are asked
+             **kwargs) -> ModelSpec:
+    "Add a model to the registry (given components are checked against the paper's vocabulary at once)."
     if name in _specs(): raise InputError(f'{name!r} is registered already')
     check_name(name, 'model name')
-    _REGISTRY[name] = spec = ModelSpec(name, family, builder, check_components(dict(components), name), **kwargs)
+    spec = ModelSpec(name, family, builder, components, **kwargs)
+    if not callable(components): spec.components
+    _REGISTRY[name] = spec
     return spec
 
-def register_pretrained(name: str, timm_name: str, components: dict, note: str = '',
+def register_pretrained(name: str, timm_name: str, components: dict | Callable[[], dict], note: str = '',
                         check: bool = True,   # look the `arch.tag` up in timm now (the shipped table is tested)
                        ) -> ModelSpec:
     "Register the pretrained timm model `timm_name` (`arch.tag`) as `name`, with its timm module as family."

@@ -133,7 +133,7 @@ def _load_checkpoint(model: PixelModel, path: Path, key: str) -> bool:
     if not path.exists(): return False
     try:
         with safe_open(str(path), 'pt') as f: metadata = f.metadata() or {}
-        if metadata.get('key') != key: raise InputError(f'key {metadata.get("key")} != {key}')
+        if metadata.get('key') != key: raise ValueError(f'written for the key {metadata.get("key")}, not {key}')
         load_model(model.net, str(path), strict=True)
         check_digests(model.net.state_dict(), metadata, path)
         return True

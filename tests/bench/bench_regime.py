@@ -10,6 +10,8 @@ are never removed (rejected configurations stay). The rule (`choose_regime`) is 
 Rows A-F were written down before any row was computed; the later ones were added as the search went, each with
 its reason in a comment (the rule reads the regime columns of every row alike). Costs (`cost_s`: training +
 calibration sweep + similarity run) are seconds on the machine that ran the row, +-15% (other work ran beside it).
+The committed rows' conclusion columns were computed with the models in zoo order; `regime_conclusions` has taken
+them in name order since (as the sections do), so a rerun may change those columns, never the regime columns.
 Usage: .venv/bin/python tests/bench/bench_regime.py [--only NAME ...] [--table PATH]
 """
 import argparse, platform, time

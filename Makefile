@@ -38,10 +38,10 @@ check-sync: $(STAMP)
 # Library notebooks under nbdev_test; the paper sections run through `simarch reproduce --profile smoke` in
 # pytest (tests/test_sections.py), which also checks the files each section declares.
 nbtest: $(STAMP)
-	SIMARCH_PROFILE=smoke $(BIN)/nbdev_test --n_workers 1 --skip_folder_re '^([_.]|paper$$)'
+	SIMARCH_PROFILE=smoke $(BIN)/nbdev_test --n_workers 2 --skip_folder_re '^([_.]|paper$$)'
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=15 tests
 
 # CI: the committed mini report rendered in headless Chromium (Debian package chromium; .ci/run installs it).
 check-report: $(STAMP)

@@ -8,7 +8,7 @@ import html, json, logging, shutil, subprocess
 from pathlib import Path
 
 from .core import figures_dir, project_root, write_text_atomic
-from .sections import SECTIONS, run_conclusions, section_order
+from .sections import SECTIONS, run_conclusions, runs_dir, section_order
 
 # %% auto #0
 __all__ = ['notebook_html', 'provenance', 'build_report', 'report_problems']
@@ -63,11 +63,13 @@ _STYLE = ('body{font-family:sans-serif;margin:2em;max-width:1200px}.cards{displa
           '.card{border:1px solid #ccc;border-radius:6px;padding:1em;width:340px}.card img{width:100%}'
           '.small{color:#555;font-size:90%}td,th{padding:2px 8px;text-align:left;vertical-align:top}')
 
-def build_report(profile: str, out_dir: str | Path | None = None, runs_dir: str | Path | None = None) -> Path:
-    """Write `<out_dir>/report/`: a page per executed section notebook in `runs_dir` (default `_runs/<profile>/`)
+def build_report(profile: str, out_dir: str | Path | None = None,
+                 notebooks_dir: str | Path | None = None,   # the executed notebooks; None: `runs_dir(profile, out_dir)`
+                ) -> Path:
+    """Write `<out_dir>/report/`: a page per executed section notebook of the run into `out_dir`
     and `index.html`; `out_dir` (default `figures/<profile>/`) holds the section's figures. Returns the index."""
     out = Path(out_dir) if out_dir else figures_dir(profile)
-    runs = Path(runs_dir) if runs_dir else project_root()/'_runs'/profile
+    runs = Path(notebooks_dir) if notebooks_dir else runs_dir(profile, out_dir)
     executed = {n: runs/Path(SECTIONS[n].notebook).name for n in section_order(list(SECTIONS))}
     if not (executed := {n: p for n, p in executed.items() if p.is_file()}):
         raise FileNotFoundError(f'no executed section notebooks in {runs}: run simarch reproduce --profile {profile}')

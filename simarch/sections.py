@@ -24,8 +24,8 @@ from .sat import check_result_set
 
 # %% auto #0
 __all__ = ['SECTIONS', 'PARAMETER_RULES', 'Section', 'register_section', 'provider', 'section_order', 'section_parameters',
-           'check_parameters', 'SectionRun', 'open_section', 'SectionError', 'run_section', 'run_conclusions',
-           'compare_runs', 'reproduce']
+           'check_parameters', 'SectionRun', 'open_section', 'SectionError', 'runs_dir', 'run_section',
+           'run_conclusions', 'compare_runs', 'reproduce']
 
 # %% ../nbs/21_sections.ipynb #8687a852
 @dataclass(frozen=True)
@@ -254,6 +254,12 @@ def _kernel_manager(log: Path, sockets: str):
 class SectionError(RuntimeError):
     "A section notebook failed; the message is the error raised inside its kernel."
 
+def runs_dir(profile: str, out_dir: str | Path | None = None, rank: int = 0) -> Path:
+    "Where the executed notebooks of a run into `out_dir` (default: the profile's figures folder) go."
+    out = Path(out_dir) if out_dir else figures_dir(profile)
+    runs = project_root()/'_runs'/profile if out.resolve() == figures_dir(profile).resolve() else out/'_runs'
+    return runs/f'rank{rank}' if rank else runs
+
 def run_section(name: str, profile: str | Profile | None = None, out_dir: str | Path | None = None,
                 **parameters) -> Path:
     "Execute section `name` for `profile` with the `parameters` its notebook declares; returns the executed notebook."
@@ -263,7 +269,7 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
     nb = root/'nbs'/sec.notebook
     rank = launch_rank_and_world()[0]
-    run = root/'_runs'/profile.name/(f'rank{rank}' if rank else '')/Path(sec.notebook).name
+    run = runs_dir(profile.name, out if rank == 0 else None, rank)/Path(sec.notebook).name
     run.parent.mkdir(parents=True, exist_ok=True)
     sink, cells = run.with_suffix('.progress'), run.with_suffix('.cells')
     before, old = _snapshot(out), {k: os.environ.get(k) for k in ('TQDM_DISABLE', 'SIMARCH_DIST_SCOPE',
@@ -368,7 +374,7 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
     rank = launch_rank_and_world()[0]
     if rank > 0:     # under torchrun: the other ranks join the sharded sections and keep their copies apart
         names = [n for n in names if SECTIONS[n].distributed]
-        out_dir = project_root()/'_runs'/profile.name/f'rank{rank}'/'figures'
+        out_dir = runs_dir(profile.name, rank=rank)/'figures'
     out = Path(out_dir) if out_dir else figures_dir(profile.name)
     made_out = not out.exists()
     reference = Path(tempfile.mkdtemp(prefix='simarch-reference-'))     # the files this run will replace

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import nbformat, pandas as pd, pytest
 from simarch.components import COMPONENTS
-from simarch.core import project_root
 from simarch.profiles import get_profile
 from simarch.report import report_problems
-from simarch.sections import SECTIONS, Section, register_section, reproduce, run_section, section_order
+from simarch.sections import SECTIONS, Section, register_section, reproduce, run_section, runs_dir, section_order
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +45,7 @@ def test_reproduce_relays_the_kernels_progress_without_kernel_warnings(tmp_path)
     eta = r'^\[smoke\] zoo \d\d:\d\d \| cell \d+/\d+, ETA [\d:?]+ \| train: .*\d+/5 \[\d\d:\d\d<\d\d:\d\d'
     assert re.search(eta, out, re.M), out                     # the cell count and the training bar, each with an ETA
     assert 'Kernel is running over TCP' not in err and 'WARNING' not in err, err
-    executed = (project_root()/'_runs'/'smoke'/'00_zoo.ipynb').read_text()
+    executed = (runs_dir('smoke', tmp_path/'figs')/'00_zoo.ipynb').read_text()
     assert 'IProgress' not in executed and 'train:' not in executed          # no bar noise in the notebook
 
 def test_ctrl_c_ends_in_one_line_and_leaves_no_kernel(tmp_path):
@@ -104,7 +103,6 @@ def test_run_section_refuses_undeclared_outputs(tmp_path):
     nb = write_notebook(tmp_path/'_test_undeclared_section.ipynb')
     name = '_test_undeclared'
     register_section(Section(name, str(nb), 'a test section', ('declared.txt',)))   # absolute: nbs/ + nb is nb
-    run = project_root()/'_runs'/'smoke'/nb.name
     try:
         run_section(name, 'smoke', out_dir=tmp_path/'ok')                              # only the declared file
         assert (tmp_path/'ok'/'declared.txt').read_text() == 'smoke'
@@ -112,7 +110,6 @@ def test_run_section_refuses_undeclared_outputs(tmp_path):
             run_section(name, 'smoke', out_dir=tmp_path/'extra', extra=True)
     finally:
         SECTIONS.pop(name, None)
-        run.unlink(missing_ok=True)
     assert name not in SECTIONS
 
 @pytest.mark.slow
@@ -125,7 +122,8 @@ def test_reproduce_smoke_writes_exactly_the_declared_files(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     smoke = get_profile('smoke')
     expected = {o for s in SECTIONS.values() for o in s.outputs_for(smoke)}
-    written = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file() and p.parent.name != 'report'}
+    written = {str(p.relative_to(out)) for p in out.rglob('*')
+               if p.is_file() and p.parent.name not in ('report', '_runs')}
     assert {p.name for p in (out/'report').iterdir()} == {'index.html', *(f'{s}.html' for s in SECTIONS)}
     assert report_problems(out/'report') == []             # every image loads, no traceback
     assert written == expected, (sorted(written - expected), sorted(expected - written))

@@ -14,7 +14,7 @@ import torch
 from scipy.optimize import isotonic_regression
 from scipy.stats import rankdata, spearmanr
 
-from .core import InputError, progress
+from .core import InputError, progress, some
 from .data import ImageSet
 from .engine import Runtime, clean_features, clean_logits
 from .ensemble import NOISE_SIGMA, noisy, pair_table
@@ -496,22 +496,41 @@ class Recommendation:
         return (f'{self.question}\n{self.chosen.to_string(index=False)}\nchosen by: {self.measure}\n'
                 f'evidence: {self.evidence}')
 
-def _chosen_measure(leaderboard: pd.DataFrame, target: str, measure: str | None, available) -> pd.Series:
-    rows = leaderboard[(leaderboard.target == target) & leaderboard.measure.isin(list(available))]
-    if rows.empty: raise InputError(f'the leaderboard has no {target!r} rows for the measures of this table')
+def _degenerate(table: pd.DataFrame, measure: str, model: str, candidates: list[str]) -> str | None:
+    "Why `measure` cannot rank `candidates` for `model` (None: it can)."
+    n_models = len(set(table.model_a) | set(table.model_b))
+    if measure == 'sat_adjusted' and n_models < 4:
+        return (f"adjusted SAT needs at least 4 models (it removes each model's general effects); "
+                f'this table has {n_models}')
+    m = measure_matrix(table, measure)
+    if model in m.index and m.loc[model, [c for c in candidates if c in m.columns]].astype(float).nunique() <= 1:
+        return f'{measure} gives every candidate of {model} the same value'
+    return None
+
+def _chosen_measure(leaderboard: pd.DataFrame, target: str, measure: str | None, usable) -> pd.Series:
+    "The leaderboard row of `measure`, or else of the best gain predictor among the `usable` measures."
+    rows = leaderboard[(leaderboard.target == target) & leaderboard.measure.isin(list(usable))]
     if measure is not None:
         check_measure(measure)
         if measure not in set(rows.measure): raise InputError(f'no {target!r} leaderboard row for {measure!r}')
         return rows[rows.measure == measure].iloc[0]
+    if rows.empty: raise InputError(f'the leaderboard has no {target!r} rows for the usable measures of this table')
     return rows.sort_values('spearman', ascending=False).iloc[0]
 
-def _evidence(row: pd.Series) -> str:
-    text = (f'{row.measure} predicts the {row.target} gain of held-out pairs with Spearman {row.spearman:.2f} '
-            f'[{row.ci_low:.2f}, {row.ci_high:.2f}] over {row.n_pairs} pairs (cross-validated by model), '
+def _helps(row: pd.Series) -> bool:
+    "The measure predicted held-out gains above chance and better than member accuracy alone (intervals above 0)."
+    return bool(row.ci_low > 0 and row.vs_low > 0)
+
+def _evidence(row: pd.Series, simple_choice: bool) -> str:
+    "What the leaderboard says of `row`'s measure; `simple_choice`: the answer fell back to the most accurate models."
+    text = (f'{row.measure} predicts the {row.target} gain of held-out pairs with Spearman {row.spearman:+.2f} '
+            f'[{row.ci_low:+.2f}, {row.ci_high:+.2f}] over {row.n_pairs} pairs (cross-validated by model), '
             f'{row.vs_accuracy_only:+.2f} [{row.vs_low:+.2f}, {row.vs_high:+.2f}] against member accuracy alone; '
             f'more gain when {row.more_gain_when}')
-    if not row.spearman > 0: return text + '. Its held-out correlation is not positive: no better than chance here'
-    return text + ('' if row.vs_low > 0 else '. Not shown to beat member accuracy alone on this zoo')
+    weakness = ('' if _helps(row) else 'no better than chance' if not row.ci_low > 0 else
+                'not shown to beat member accuracy alone')
+    if simple_choice: return f'most accurate: the measures did not help here (the best, {text}: {weakness})'
+    return text + (f'. Used as asked, though {weakness} on this zoo' if weakness else '')
 
 def _ranked(table, model, candidates, measure, similar_first):
     m = measure_matrix(table, measure)
@@ -519,66 +538,110 @@ def _ranked(table, model, candidates, measure, similar_first):
     if missing: raise InputError(f'no {measure} values for {missing}')
     high_first = similar_first == PAIR_MEASURES[measure].similar_is_high
     values = m.loc[model, candidates].astype(float).rename(measure)
-    return values.sort_values(ascending=not high_first, na_position='last')
+    return values.sort_values(ascending=not high_first, na_position='last', kind='stable')
+
+def _most_accurate(accuracy: pd.Series, candidates: list[str]) -> pd.Series:
+    return accuracy[candidates].astype(float).sort_values(ascending=False, kind='stable').rename('accuracy')
 
 PARTNER_VARIANTS = {'ensemble (clean)': 'clean', 'ensemble (noisy)': 'noisy'}   # leaderboard target -> test rows
 
-def _partner_evidence(tested: pd.DataFrame, row: pd.Series, gain_measure: str) -> str:
-    points = lambda r: f'{100 * r.vs_random:+.1f} points [{100 * r.vs_random_low:+.1f}, {100 * r.vs_random_high:+.1f}]'
+def _points(r) -> str:
+    return f'{100 * r.vs_random:+.1f} points [{100 * r.vs_random_low:+.1f}, {100 * r.vs_random_high:+.1f}]'
+
+def _partner_evidence(tested: pd.DataFrame, row: pd.Series, gain_measure: str, simple_choice: bool) -> str:
     picks = 'most accurate' if row.strategy == 'most accurate' else f'least {row.strategy}-similar'
     text = (f'in the partner test ({row.variant} images, {row.k} partner{"s" * int(row.k != 1)} for each of '
-            f'{row.n_models} models), the {picks} partners made ensembles {points(row)} more accurate than random '
-            'partners')
+            f'{row.n_models} models), the {picks} partners changed ensemble accuracy by {_points(row)} against '
+            'random partners')
     best = tested[tested.strategy == 'best possible']
-    if len(best): text += f' (best possible {points(best.iloc[0])})'
-    if not row.vs_random_low > 0: text += '. Not shown to beat random partners on this zoo'
+    if len(best): text += f' (best possible {_points(best.iloc[0])})'
+    if simple_choice:
+        text = 'most accurate: no measure\'s partners did better here; ' + text
     by_gain = tested[tested.strategy == gain_measure]
     if gain_measure != row.strategy and len(by_gain):
-        text += (f'; the best predictor of gain, {gain_measure}, picked partners {points(by_gain.iloc[0])}: a pair\'s '
-                 'gain over its members is not the accuracy of their ensemble')
+        text += (f'; the best predictor of gain, {gain_measure}, picked partners {_points(by_gain.iloc[0])}: '
+                 "a pair's gain over its members is not the accuracy of their ensemble")
     return text
 
-def _partner_table(ranked: pd.Series, accuracy: pd.Series | None) -> pd.DataFrame:
-    "The chosen partners with the value they were ranked by, and their accuracy where known."
+def _partner_table(ranked: pd.Series, accuracy: pd.Series) -> pd.DataFrame:
+    "The chosen partners with the value they were ranked by and their accuracy."
     chosen = pd.DataFrame({'partner': ranked.index, ranked.name: ranked.to_numpy()})
-    if accuracy is not None and ranked.name != 'accuracy': chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
+    if ranked.name != 'accuracy': chosen['accuracy'] = [accuracy[p] for p in chosen.partner]
     return chosen
 
-def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFrame, k: int = 2,
-                       target: str = 'ensemble (noisy)', measure: str | None = None, accuracy: pd.Series | None = None,
-                       min_accuracy: float = 0.0, partners: pd.DataFrame | None = None) -> Recommendation:
-    """Which `k` models of the long `table` to ensemble with `model`, among models of `accuracy` >= `min_accuracy`:
-    with a partner test `partners`, by the strategy whose ensembles were most accurate there (a measure, or the most
-    accurate models if `accuracy` is given); otherwise by the leaderboard's best gain predictor for `target`.
-    `measure` forces one measure."""
+def _eligible(table: pd.DataFrame, model: str, accuracy: pd.Series, min_accuracy: float | None,
+              role: str) -> tuple[list[str], float]:
+    "The models of `table` other than `model` at least as accurate as the floor (default: their median), and it."
     names = list(dict.fromkeys([*table.model_a, *table.model_b]))
-    if model not in names: raise InputError(f'{model!r} is not in the table; it has {", ".join(names)}')
-    pool = [n for n in names if n != model and (accuracy is None or accuracy.get(n, -1) >= min_accuracy)]
-    if len(pool) < k: raise InputError(f'{len(pool)} eligible partners for {model}, need {k}')
-    if partners is not None and target not in PARTNER_VARIANTS:
-        raise InputError(f'a partner test scores ensembles; {target!r} is not one of {", ".join(PARTNER_VARIANTS)}')
-    question = f'{k} partner{"s" * (k != 1)} to ensemble with {model}'
-    row = _chosen_measure(leaderboard, target, measure, set(table.measure))
+    if model not in names: raise InputError(f'{model!r} is not in the table; it has {some(names)}')
+    others = [n for n in names if n != model]
+    if missing := [n for n in others if n not in accuracy.index]:
+        raise InputError(f'no accuracy for {len(missing)} {role}(s): {some(missing)}')
+    floor = float(accuracy[others].median()) if min_accuracy is None else float(min_accuracy)
+    return [n for n in others if accuracy[n] >= floor], floor
+
+def recommend_partners(table: pd.DataFrame, model: str, leaderboard: pd.DataFrame,
+                       accuracy: pd.Series,                  # model -> accuracy (the floor and 'most accurate')
+                       k: int = 2, target: str = 'ensemble (noisy)',
+                       measure: str | None = None,           # use this measure whatever the evidence
+                       min_accuracy: float | None = None,    # None: the median accuracy of the other models
+                       partners: pd.DataFrame | None = None, # a partner test (`measures_partners.csv`)
+                      ) -> Recommendation:
+    """Which `k` models of the long `table` to ensemble with `model`, never one below the accuracy floor: by a
+    measure only where the evidence shows it beats the simple choice, the most accurate models, otherwise."""
+    pool, floor = _eligible(table, model, accuracy, min_accuracy, 'partner')
+    if partners is not None:
+        if target not in PARTNER_VARIANTS:
+            raise InputError(f'a partner test scores ensembles; {target!r} is not one of '
+                             f'{", ".join(PARTNER_VARIANTS)}')
+        rows = partners[partners.variant == PARTNER_VARIANTS[target]]
+        if rows.empty: raise InputError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
+        if 'min_accuracy' in rows and min_accuracy is None:         # the floor the partner test used, if higher
+            floor = max(floor, float(rows.min_accuracy.max()))
+            pool = [n for n in pool if accuracy[n] >= floor]
+    if len(pool) < k:
+        raise InputError(f'{len(pool)} partners of {model} reach the accuracy floor {floor:.3f}, need {k}')
+    if measure is not None and (why := _degenerate(table, measure, model, pool)): raise InputError(why)
+    usable = [m for m in sorted(set(table.measure)) if not _degenerate(table, m, model, pool)]
+    question = f'{k} partner{"s" * (k != 1)} to ensemble with {model} (accuracy >= {floor:.3f})'
+    row = _chosen_measure(leaderboard, target, measure, usable)
     if partners is None:
+        if measure is None and not _helps(row):
+            return Recommendation(question, 'most accurate',
+                                  _partner_table(_most_accurate(accuracy, pool)[:k], accuracy), _evidence(row, True))
         ranked = _ranked(table, model, pool, row.measure, row.more_gain_when == 'more similar')[:k]
-        return Recommendation(question, row.measure, _partner_table(ranked, accuracy), _evidence(row))
-    rows = partners[partners.variant == PARTNER_VARIANTS[target]]
-    if rows.empty: raise InputError(f'the partner test has no {PARTNER_VARIANTS[target]!r} rows')
+        return Recommendation(question, row.measure, _partner_table(ranked, accuracy), _evidence(row, False))
     tested = rows[rows.k == min(k, rows.k.max())]
-    strategies = set(table.measure) | ({'most accurate'} if accuracy is not None else set())
-    allowed = {row.measure} if measure is not None else strategies
-    candidates = tested[tested.strategy.isin(allowed)]
-    if candidates.empty: raise InputError(f'the partner test has no rows for {", ".join(sorted(allowed))}')
-    best = candidates.sort_values('vs_random', ascending=False).iloc[0]
-    ranked = (accuracy[pool].sort_values(ascending=False, kind='stable').rename('accuracy')
-              if best.strategy == 'most accurate' else _ranked(table, model, pool, best.strategy, similar_first=False))
-    return Recommendation(question, best.strategy, _partner_table(ranked[:k], accuracy),
-                          _partner_evidence(tested, best, row.measure))
+    simple = tested[tested.strategy == 'most accurate']
+    measured = tested[tested.strategy.isin([measure] if measure is not None else usable)]
+    if measure is not None and measured.empty: raise InputError(f'the partner test has no rows for {measure}')
+    best = measured.sort_values('vs_random', ascending=False, kind='stable').iloc[0] if len(measured) else None
+    beats_simple = best is not None and best.vs_random_low > 0 and (
+        simple.empty or best.vs_random > simple.vs_random.iloc[0])
+    if measure is not None or beats_simple:
+        ranked = _ranked(table, model, pool, best.strategy, similar_first=False)[:k]
+        return Recommendation(question, best.strategy, _partner_table(ranked, accuracy),
+                              _partner_evidence(tested, best, row.measure, simple_choice=False))
+    shown = simple.iloc[0] if len(simple) else best
+    evidence = (_partner_evidence(tested, shown, row.measure, simple_choice=True) if shown is not None else
+                'most accurate: the partner test has no rows for these measures')
+    return Recommendation(question, 'most accurate', _partner_table(_most_accurate(accuracy, pool)[:k], accuracy),
+                          evidence)
 
 def recommend_teacher(table: pd.DataFrame, student: str, teachers: list[str], leaderboard: pd.DataFrame,
+                      accuracy: pd.Series,                   # model -> accuracy ('most accurate')
                       target: str = 'distillation', measure: str | None = None) -> Recommendation:
-    "Which of `teachers` to distil `student` from, ranked by the leaderboard's best measure for `target`."
-    row = _chosen_measure(leaderboard, target, measure, set(table.measure))
-    ranked = _ranked(table, student, list(teachers), row.measure, row.more_gain_when == 'more similar')
-    chosen = pd.DataFrame({'teacher': ranked.index, row.measure: ranked.to_numpy(), 'rank': range(1, len(ranked) + 1)})
-    return Recommendation(f'teachers for {student}, best first', row.measure, chosen, _evidence(row))
+    """Which of `teachers` to distil `student` from, best first: by the leaderboard's best measure for `target` where
+    its evidence beats chance and member accuracy, else by accuracy (a forced `measure` is used as it is)."""
+    if missing := [t for t in teachers if t not in accuracy.index]:
+        raise InputError(f'no accuracy for {len(missing)} teacher(s): {some(missing)}')
+    if measure is not None and (why := _degenerate(table, measure, student, list(teachers))): raise InputError(why)
+    usable = [m for m in sorted(set(table.measure)) if not _degenerate(table, m, student, list(teachers))]
+    row = _chosen_measure(leaderboard, target, measure, usable)
+    if measure is None and not _helps(row):
+        ranked, by = _most_accurate(accuracy, list(teachers)), 'most accurate'
+    else:
+        by = row.measure
+        ranked = _ranked(table, student, list(teachers), row.measure, row.more_gain_when == 'more similar')
+    chosen = pd.DataFrame({'teacher': ranked.index, ranked.name: ranked.to_numpy(), 'rank': range(1, len(ranked) + 1)})
+    return Recommendation(f'teachers for {student}, best first', by, chosen, _evidence(row, by == 'most accurate'))

@@ -173,6 +173,29 @@ def test_readme_digits_example_runs(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'my_resnet' in r.stdout and r.stdout.count('\n') >= 4, r.stdout
 
+def test_readme_recommendation_example_never_picks_below_the_floor(capsys, monkeypatch):
+    "The README's recommendation example as printed: no partner below the floor; chance-level evidence: most accurate."
+    readme = (ROOT/'README.md').read_text()
+    code = next(b for b in re.findall(r'```python\n(.*?)```', readme, re.S) if 'recommend_partners(' in b)
+    monkeypatch.chdir(ROOT)
+    scope = {}
+    exec(code, scope)
+    printed = capsys.readouterr().out
+    from simarch.measures import recommend_partners, recommend_teacher
+    table, board, accuracy = scope['table'], scope['board'], scope['accuracy']
+    assert 'chosen by:' in printed and printed.count('evidence:') == 2, printed
+    for model in accuracy.index:                          # every model's advice, with and without the partner test
+        for partners in (None, scope['partners']):
+            advice = recommend_partners(table, model, board, accuracy, k=2, partners=partners)
+            assert (advice.chosen.accuracy >= accuracy.drop(model).median()).all(), (model, advice)
+            assert advice.measure == 'most accurate', (model, advice)     # as the README says of the committed files
+    chance = board.assign(ci_low=-1.0)                    # no measure beats chance: the simple choice, said so
+    for advice in (recommend_partners(table, 'convnext', chance, accuracy, k=2),
+                   recommend_teacher(table, 'mixer_p8', ['resnet', 'swin_p4', 'coatnet'], chance, accuracy)):
+        assert advice.measure == 'most accurate' and advice.evidence.startswith('most accurate'), advice
+        ranked = advice.chosen.iloc[:, 0].tolist()
+        assert ranked == sorted(ranked, key=lambda m: -accuracy[m])[:len(ranked)], advice
+
 def regime_column(folder: Path) -> dict:
     "The README's regime table cells of the run in `folder`, rebuilt from its committed files."
     regime = pd.read_csv(folder/'regime.csv').iloc[0]

@@ -22,11 +22,11 @@ from .records import TransferRecords, adjusted_sat, bootstrap_sat, bootstrap_wei
 from .registry import ZooModel
 
 # %% auto #0
-__all__ = ['PAIR_MEASURES', 'NO_MEASURE', 'GAIN_COVARIATES', 'PARTNER_VARIANTS', 'Measure', 'check_measure', 'behaviour_matrices',
-           'linear_cka', 'ModelOutputs', 'model_outputs', 'pair_measures', 'measure_matrix', 'mantel', 'mantel_table',
-           'MonotoneGain', 'held_out_predictions', 'model_resamples', 'leaderboard', 'halves', 'with_measures',
-           'ensemble_gains', 'distillation_gains', 'gain_folds', 'pick_partners', 'partner_test', 'Recommendation',
-           'recommend_partners', 'recommend_teacher']
+__all__ = ['PAIR_MEASURES', 'MEASURE_PALETTE', 'BASELINE_STYLE', 'NO_MEASURE', 'GAIN_COVARIATES', 'PARTNER_VARIANTS', 'Measure',
+           'check_measure', 'behaviour_matrices', 'linear_cka', 'ModelOutputs', 'model_outputs', 'pair_measures',
+           'measure_matrix', 'mantel', 'mantel_table', 'MonotoneGain', 'held_out_predictions', 'model_resamples',
+           'leaderboard', 'halves', 'with_measures', 'ensemble_gains', 'distillation_gains', 'gain_folds',
+           'pick_partners', 'partner_test', 'Recommendation', 'recommend_partners', 'recommend_teacher']
 
 # %% ../nbs/23_measures.ipynb #0eadb7c4
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ PAIR_MEASURES = {m.name: m for m in (
           ('disagreement', 'share of images on which the two predicted classes differ', False, False),
           ('kappa', "error consistency: Cohen's kappa of the right/wrong patterns (Geirhos et al. 2020)", True, False),
           ('complementarity', 'share of images model_a gets right and model_b wrong', False, True))))}
+
+# one colour per measure in every figure (seaborn's colour-blind palette without its grey), and one marker and colour
+# per baseline strategy of the partner test, in colours no measure uses
+MEASURE_PALETTE = dict(zip(PAIR_MEASURES, ['#0173b2', '#56b4e9', '#029e73', '#d55e00', '#de8f05', '#cc78bc',
+                                           '#ca9161', '#fbafe4', '#ece133']))
+BASELINE_STYLE = {'random': ('s', '#7f7f7f'), 'most accurate': ('^', '#000000'), 'best possible': ('*', '#6a3d9a'),
+                  'best (greedy)': ('*', '#6a3d9a')}
 
 def check_measure(name: str) -> Measure:
     "The `Measure` called `name`, or a clear error."

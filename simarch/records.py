@@ -240,21 +240,24 @@ def load_records(path: str | Path) -> TransferRecords:
 
 # %% ../nbs/13_records.ipynb #ffaba6eb
 def sat_checks(sat: pd.DataFrame, families: dict, same_arch_pairs: list = ()) -> pd.DataFrame:
-    "One row per check: what was measured, the target and whether it holds."
+    "One row per check: what was measured, the target, whether it holds and what it means."
     s, names = sat.to_numpy(), list(sat.index)
     iu = np.triu_indices(len(names), 1)
     off = s[iu]
     fam = np.array([families[m] for m in names])
     same = fam[iu[0]] == fam[iu[1]]
     diag, asym = np.nanmin(np.diag(s)), np.nanmax(np.abs(s - s.T))
-    rows = [('min diagonal SAT', diag, f'>= ln 95 = {math.log(95):.3f}', diag >= math.log(95)),
-            ('max |SAT - SAT^T|', asym, '== 0', asym == 0)]
+    rows = [('min diagonal SAT', diag, f'>= ln 95 = {math.log(95):.3f}', diag >= math.log(95),
+             "an attack on a model fools that model itself on at least 95% of the images it gets right"),
+            ('max |SAT - SAT^T|', asym, '== 0', asym == 0, 'SAT is symmetric, as its definition is')]
     if same.any() and (~same).any():
         within, across = np.nanmean(off[same]), np.nanmean(off[~same])
         rows.append(('mean SAT within family - across families', within - across,
-                     f'> 0 (within {within:.3f}, across {across:.3f})', within > across))
+                     f'> 0 (within {within:.3f}, across {across:.3f})', within > across,
+                     'models of one family are on average more alike than models of different families'))
     for a, b in same_arch_pairs:
         v = sat.loc[a, b]
         pct = float((off < v).sum() / max(len(off) - 1, 1))
-        rows.append((f'{a} vs {b}: share of other pairs below it', pct, f'>= 0.90, top 10% (SAT {v:.3f})', pct >= 0.9))
-    return pd.DataFrame(rows, columns=['check', 'value', 'target', 'holds'])
+        rows.append((f'{a} vs {b}: share of other pairs below it', pct, f'>= 0.90, top 10% (SAT {v:.3f})', pct >= 0.9,
+                     f'two trainings of one architecture ({a}, {b}) are among the 10% most alike pairs'))
+    return pd.DataFrame(rows, columns=['check', 'value', 'target', 'holds', 'meaning'])

@@ -8,13 +8,17 @@ import html, json, logging, shutil, subprocess
 from pathlib import Path
 
 from .core import figures_dir, project_root, write_text_atomic
-from .sections import SECTIONS, run_conclusions, runs_dir, section_order
+from .sections import SECTIONS, conclusion_notes, run_conclusions, runs_dir, section_order
 
 # %% auto #0
 __all__ = ['notebook_html', 'provenance', 'build_report', 'report_problems']
 
 # %% ../nbs/22_report.ipynb #76eb1c20
 _FOLDED = '''{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {% block input_group -%}
 <details class="simarch-code"><summary>code</summary>
 {{ super() }}
@@ -80,7 +84,9 @@ def build_report(profile: str, out_dir: str | Path | None = None,
     for name, run in executed.items():
         write_text_atomic(report/f'{name}.html', notebook_html(run))
         cards.append(_card(name, run, out, f'{name}.html'))
-    rows = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>'
+    notes = conclusion_notes(out)
+    rows = ''.join(f'<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td>'
+                   f'<td class="small">{html.escape(notes.get(k, ""))}</td></tr>'
                    for k, v in {**provenance(out, profile), **run_conclusions(out)}.items())
     index = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>simarch: {profile}</title>'
              f'<style>{_STYLE}</style></head><body><h1>simarch reproduction: the {html.escape(profile)} profile</h1>'
@@ -89,13 +95,16 @@ def build_report(profile: str, out_dir: str | Path | None = None,
 
 # %% ../nbs/22_report.ipynb #04cd296b
 def report_problems(report_dir: str | Path) -> list[str]:
-    "Broken images and Python tracebacks in the pages of a report folder, one line each (empty: a clean report)."
+    """Broken images, Python tracebacks and anything loaded from another machine (a script, style sheet, image or
+    frame at an http(s) URL: offline it fails) in the pages of a report folder, one line each (empty: a clean report)."""
     import base64, io, re
     from PIL import Image
     problems, folder = [], Path(report_dir)
     for page in sorted(folder.glob('*.html')):
         text = page.read_text(encoding='utf-8')
         if 'Traceback (most recent call last)' in text: problems.append(f'{page.name}: a Python traceback')
+        for url in re.findall(r'<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)="((?:https?:)?//[^"]+)"', text):
+            problems.append(f'{page.name}: loads {url[:80]} from another machine')
         for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', text):
             try:
                 if src.startswith('data:'): data = base64.b64decode(src.split(',', 1)[1])

@@ -126,6 +126,7 @@ def run_sat(profile: str | Profile | None = None,   # None: `default_profile()`
             eps_s: float = EPS_S,                  # SAT's floor, in percent
             min_joint: int = 30,                   # pairs with a smaller X_AB are flagged as noisy
             n_boot: int | None = None,             # bootstrap resamples for `sat_ci.csv`; None: the profile's
+            verbose: bool = True,                  # print the clean accuracies
            ) -> SatResult:
     "SAT of a profile's models (or `models`) on its evaluation images."
     t0, profile = time.time(), get_profile(profile)
@@ -140,7 +141,7 @@ def run_sat(profile: str | Profile | None = None,   # None: `default_profile()`
     workload = load_workload(profile, models, data_dir, weights_dir, n_per_class, seed,
                              profile.n_samples if n_samples is None else n_samples)
     if rank == 0 and distributed: barrier()
-    check = accuracy_check(profile, len(workload.test), expected, tolerance, verbose=rank == 0)
+    check = accuracy_check(profile, len(workload.test), expected, tolerance, verbose=verbose and rank == 0)
     records = sharded_records(list(workload.models.values()), workload.test, attack, runtime, on_clean=check)
     n_boot = profile.n_boot if n_boot is None else n_boot
     meta = sat_meta(profile, workload, records, attack, runtime, check.table, seed, eps_s, min_joint, world,
@@ -159,8 +160,9 @@ def eps_sweep(profile: str | Profile | None, models: list[str], attack: AttackCo
               seed: int = 0, **run_kwargs) -> pd.DataFrame:
     "White-box success, mean and max off-diagonal transfer (%) and mean off-diagonal SAT per radius."
     rows = []
-    for e in radii:
-        r = run_sat(profile, models, replace(attack, eps=e, alpha=None), n_samples=n_samples, seed=seed, **run_kwargs)
+    for i, e in enumerate(radii):      # the clean accuracies are those of every radius: printed once
+        r = run_sat(profile, models, replace(attack, eps=e, alpha=None), n_samples=n_samples, seed=seed,
+                    verbose=i == 0, **run_kwargs)
         t, off = r.transfer.to_numpy(), ~np.eye(len(r.transfer), dtype=bool)
         rows.append({'eps': e, 'eps_255': round(e * 255, 2), 'white_box_%': np.diag(t).mean(),
                      'transfer_mean_%': np.nanmean(t[off]), 'transfer_max_%': np.nanmax(t[off]),

@@ -25,7 +25,7 @@ from .sat import check_result_set
 # %% auto #0
 __all__ = ['SECTIONS', 'PARAMETER_RULES', 'Section', 'register_section', 'provider', 'section_order', 'section_parameters',
            'check_parameters', 'SectionRun', 'open_section', 'SectionError', 'runs_dir', 'run_section',
-           'run_conclusions', 'compare_runs', 'reproduce']
+           'run_conclusions', 'conclusion_notes', 'compare_runs', 'reproduce']
 
 # %% ../nbs/21_sections.ipynb #8687a852
 @dataclass(frozen=True)
@@ -212,7 +212,9 @@ def open_section(name: str, profile: str | None = None, out_dir: str | Path | No
     out = Path(out_dir) if out_dir else figures_dir(p.name)
     out.mkdir(parents=True, exist_ok=True)
     run = SectionRun(SECTIONS[name], p, out)
-    print(f'{name} on the {p.name} profile -> {out}')
+    root, where = project_root().resolve(), out.resolve()
+    shown = where.relative_to(root) if where.is_relative_to(root) else out
+    print(f'{name} on the {p.name} profile -> {shown}')      # no machine's own folders in a committed report
     return run
 
 # %% ../nbs/21_sections.ipynb #d83bc039
@@ -323,6 +325,30 @@ def run_conclusions(folder: Path) -> dict:
         for r in ens[ens.statistic == 'spearman'].itertuples():
             found[f'ensemble {r.variant}: Spearman(gain, SAT) excludes 0'] = bool(r.ci_low > 0 or r.ci_high < 0)
     return found
+
+def conclusion_notes(folder: Path) -> dict:
+    "For each conclusion of `run_conclusions(folder)`: what it means and what makes it hold, read from its files."
+    notes, read = {}, lambda f: pd.read_csv(folder/f) if (folder/f).exists() else None
+    if (checks := read('sat_checks.csv')) is not None:
+        for r in checks.to_dict('records'):
+            meaning = r.get('meaning') if isinstance(r.get('meaning'), str) else r['check']
+            notes[f'check: {r["check"]}'] = f'{meaning}; measured {r["value"]:.3g}, holds when {r["target"]}'
+    if (regime := read('regime.csv')) is not None:
+        notes.update({f'regime: {c.removeprefix("meets_")} criterion met': "a criterion of the embedded default's "
+                      "regime (regime.csv; the README's regime table states the criteria)"
+                      for c in regime if c.startswith('meets_')})
+    if (fi := read('feature_importance.csv')) is not None:
+        notes['top component'] = (f'ranked first by XGBoost + SHAP on SAT; first in {fi.rank_1.iloc[0]:.0%} of the '
+                                  'pair resamples (feature_importance.csv)')
+    if read('clusters.csv') is not None: notes['number of clusters'] = 'spectral clusters of the models by SAT'
+    if (f1 := read('figure1_pairs.csv')) is not None:
+        notes['Figure 1 score'] = f"of the {len(f1)} pairs the paper's Figure 1 names, those that share a cluster here"
+    if (ens := read('ensemble_stats.csv')) is not None:
+        for r in ens[ens.statistic == 'spearman'].itertuples():
+            notes[f'ensemble {r.variant}: Spearman(gain, SAT) excludes 0'] = (
+                f'rank correlation of ensemble gain with SAT over {r.n_pairs} pairs, {r.estimate:+.2f} '
+                f'[{r.ci_low:+.2f}, {r.ci_high:+.2f}]; holds when the interval excludes 0')
+    return notes
 
 def compare_runs(reference: str | Path, current: str | Path, min_spearman: float = 0.9) -> tuple[pd.DataFrame, str]:
     "Compare a run's files with a reference run's: one row per matrix and per conclusion, and a summary line."

@@ -141,6 +141,7 @@ def _list_sections():
 
 def _reproduce(args):
     from simarch.engine import Runtime
+    from simarch.profiles import get_profile
     from simarch.sections import reproduce
     if args.list: return _list_sections()
     _writable(args.out)
@@ -154,7 +155,18 @@ def _reproduce(args):
                       **{k: v for k, v in params.items() if v is not None})
     print('reproduced', ', '.join(f'{k} ({v} s)' for k, v in times.items()))
     from simarch.distributed import launch_rank_and_world
-    if launch_rank_and_world()[0] == 0: _report(args)
+    if launch_rank_and_world()[0] == 0:
+        _findings(get_profile(args.profile).name, _local(args.out))
+        _report(args)
+
+def _findings(profile: str, out: str | None):
+    "What the run found, one line per conclusion of its files, with what it means."
+    from simarch.core import figures_dir
+    from simarch.sections import conclusion_notes, run_conclusions
+    folder = Path(out) if out else figures_dir(profile)
+    found, notes = run_conclusions(folder), conclusion_notes(folder)
+    if found: print('found:')
+    for k, v in found.items(): print(f'  {k}: {v}' + (f' ({notes[k]})' if k in notes else ''))
 
 def _report(args):
     from simarch.profiles import get_profile

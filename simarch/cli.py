@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #b502ab66
 from __future__ import annotations
-import argparse, contextlib, logging, os, signal, sys, tempfile, threading, time, traceback, warnings
+import argparse, contextlib, difflib, logging, os, signal, sys, tempfile, threading, time, traceback, warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument('--expected', default=None,
                    help='CSV of published top-1 per model (model,top1) for the accuracy check '
                         '(default: the paper table)')
+    p.commands = {'reproduce': r, 'report': rp, 'sat': s}     # a subcommand's own usage for its errors
     return p
 
 def _attack_args(p):
@@ -223,7 +224,15 @@ def _one_line_warnings():
 
 def main(argv: list[str] | None = None):
     "Entry point of the `simarch` command; bad input exits with a one-line error."
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:                          # the subcommand's usage, and the options a typo was probably meant as
+        sub = parser.commands[args.command]
+        options = list(sub._option_string_actions)
+        close = {o for u in unknown if u.startswith('-')
+                 for o in difflib.get_close_matches(u.split('=')[0], options, n=2, cutoff=0.6)}
+        sub.error(f'unrecognized arguments: {" ".join(unknown)}' +
+                  (f'; did you mean {", ".join(sorted(close))}?' if close else ''))
     level = os.environ.get('SIMARCH_LOG', 'warning').upper()     # debug: every cache entry computed
     if not isinstance(logging.getLevelName(level), int):
         raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')

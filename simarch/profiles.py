@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_profiles.ipynb #db10f35f
 from __future__ import annotations
-import json, os, subprocess, sys
+import difflib, json, os, subprocess, sys
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache, partial
 from fractions import Fraction
@@ -184,7 +184,9 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
     if profile is not None and not profile.strip(): raise InputError('the profile name is empty')
     profile = profile or default_profile()
     if profile not in _profiles():
-        raise InputError(f'unknown profile {profile!r}; known profiles: {", ".join(PROFILES)}')
+        close = difflib.get_close_matches(profile, list(PROFILES), n=3, cutoff=0.6)
+        raise InputError(f'unknown profile {profile!r}' + (f'; did you mean {", ".join(close)}?' if close else '') +
+                         f'; known profiles: {", ".join(PROFILES)}')
     return PROFILES[profile]
 
 def default_profile() -> str:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_sections.ipynb #18c41900
 from __future__ import annotations
-import ast, json, math, os, shutil, sys, tempfile, threading, time
+import ast, difflib, json, math, os, shutil, sys, tempfile, threading, time
 from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +222,7 @@ def _snapshot(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
 
 def _relay(label: str, sink: Path, cells: Path, done: threading.Event, every: float = 10.0):
-    """Show a section's progress until `done`: papermill's cell count with its ETA (`cells`) and the kernel's latest
+    """Show a section's progress until `done`: papermill's cell count (`cells`) and the kernel's latest
     bar (`sink`) while it belongs to the running cell; in place on a terminal, else a line every `every` s."""
     from tqdm import tqdm
     tty, start, shown = sys.stdout.isatty(), time.time(), 0.0
@@ -283,7 +283,7 @@ def run_section(name: str, profile: str | Profile | None = None, out_dir: str | 
     every = float(os.environ.get('SIMARCH_PROGRESS_EVERY', 10))       # seconds between lines when not on a terminal
     relay = threading.Thread(target=_relay, args=(f'[{profile.name}] {name}', sink, cells, done, every), daemon=True)
     cell_bar = dict(file=LatestLine(cells), disable=False, ascii=True, mininterval=0,
-                    bar_format='cell {n_fmt}/{total_fmt}, ETA {remaining}')
+                    bar_format='cell {n_fmt}/{total_fmt}')   # no ETA: cells differ too much in length
     if rank == 0: relay.start()
     sockets = tempfile.mkdtemp(prefix='simarch-kernel-')      # short: a socket path has at most 107 characters
     try:
@@ -381,7 +381,10 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
     runs_on = list(profile.sections or SECTIONS)
     names = list(only) if only else runs_on
     if unknown := [n for n in names if n not in SECTIONS]:
-        raise InputError(f'unknown section(s) {", ".join(unknown)}; known: {", ".join(SECTIONS)}')
+        close = {c for u in unknown for c in difflib.get_close_matches(u, list(SECTIONS), n=2, cutoff=0.6)}
+        raise InputError(f'unknown section(s) {", ".join(unknown)}' +
+                         (f'; did you mean {", ".join(sorted(close))}?' if close else '') +
+                         f'; known: {", ".join(SECTIONS)}')
     if other := [n for n in names if n not in runs_on]:
         raise InputError(f'section(s) {", ".join(other)} do not run on the {profile.name} profile; it runs '
                          f'{", ".join(runs_on)}')

@@ -4,9 +4,10 @@
 
 # %% ../nbs/23_measures.ipynb #0ba7292e
 from __future__ import annotations
-import math, warnings
+import json, math, warnings
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,19 +15,22 @@ import torch
 from scipy.optimize import isotonic_regression
 from scipy.stats import rankdata, spearmanr
 
-from .core import InputError, progress, some
+from .core import InputError, figures_dir, progress, some
 from .data import ImageSet
 from .engine import Runtime, clean_features, clean_logits
 from .ensemble import NOISE_SIGMA, noisy, pair_table
+from .profiles import Profile, get_profile, load_workload
 from .records import TransferRecords, adjusted_sat, bootstrap_sat, bootstrap_weights
 from .registry import ZooModel
+from .sat import attack_of, run_sat
 
 # %% auto #0
 __all__ = ['PAIR_MEASURES', 'MEASURE_PALETTE', 'BASELINE_STYLE', 'NO_MEASURE', 'GAIN_COVARIATES', 'PARTNER_VARIANTS', 'Measure',
            'check_measure', 'behaviour_matrices', 'linear_cka', 'ModelOutputs', 'model_outputs', 'pair_measures',
            'measure_matrix', 'mantel', 'mantel_table', 'MonotoneGain', 'held_out_predictions', 'model_resamples',
            'leaderboard', 'halves', 'with_measures', 'ensemble_gains', 'distillation_gains', 'gain_folds',
-           'pick_partners', 'partner_test', 'Recommendation', 'recommend_partners', 'recommend_teacher']
+           'pick_partners', 'partner_test', 'Recommendation', 'recommend_partners', 'recommend_teacher',
+           'recommend_for']
 
 # %% ../nbs/23_measures.ipynb #0eadb7c4
 @dataclass(frozen=True)
@@ -652,3 +656,26 @@ def recommend_teacher(table: pd.DataFrame, student: str, teachers: list[str], le
         ranked = _ranked(table, student, list(teachers), row.measure, row.more_gain_when == 'more similar')
     chosen = pd.DataFrame({'teacher': ranked.index, ranked.name: ranked.to_numpy(), 'rank': range(1, len(ranked) + 1)})
     return Recommendation(f'teachers for {student}, best first', by, chosen, _evidence(row, by == 'most accurate'))
+
+# %% ../nbs/23_measures.ipynb #6c87c4a2
+_RUN_FILES = ('meta.json', 'measures_leaderboard.csv', 'measures_partners.csv')
+
+def recommend_for(model: str, profile: str | Profile | None = None, k: int = 2, target: str = 'ensemble (noisy)',
+                  run_dir: str | Path | None = None,   # a run of the profile with the measures section; None: figures/
+                  runtime: Runtime | None = None, **workload) -> Recommendation:
+    "`recommend_partners` for `model` among the zoo of `profile`'s run in `run_dir`, from the model's own outputs."
+    profile = get_profile(profile)
+    run = Path(run_dir) if run_dir else figures_dir(profile.name)
+    if missing := [f for f in _RUN_FILES if not (run/f).is_file()]:
+        raise InputError(f'{run} lacks {", ".join(missing)}: run simarch reproduce --profile {profile.name} '
+                         '(similarity and measures sections) first, or pass run_dir')
+    meta = json.loads((run/'meta.json').read_text())
+    names = [*[m for m in meta['models'] if m != model], model]
+    runtime = runtime or Runtime(batch_size=profile.batch_size)
+    sample = dict(n_samples=meta['n_samples'], seed=meta['sample_seed'])
+    records = run_sat(profile, names, attack_of(run/'meta.json'), runtime, verbose=False, **sample, **workload).records
+    zoo = load_workload(profile, names, **sample, **workload)
+    outputs = model_outputs([zoo.models[n] for n in names], zoo.test, runtime, records)
+    return recommend_partners(pair_measures(outputs, n_boot=0), model, pd.read_csv(run/'measures_leaderboard.csv'),
+                              outputs.accuracy(PARTNER_VARIANTS.get(target, 'clean')), k, target,
+                              partners=pd.read_csv(run/'measures_partners.csv'))

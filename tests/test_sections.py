@@ -134,3 +134,14 @@ def test_reproduce_smoke_writes_exactly_the_declared_files(tmp_path):
     assert distill_sat.loc[a, b] == sat.loc[a, b]
     meta, distill_meta = (json.loads((out/f).read_text()) for f in ('meta.json', 'distillation_meta.json'))
     assert distill_meta['attack'] == meta['attack'] and distill_meta['n_samples'] == meta['n_samples']
+    # from a new model to its partners among this run's zoo, by this run's leaderboard and partner test
+    from timm.models.resnet import BasicBlock, ResNet
+    from simarch.measures import recommend_for
+    from simarch.mini_zoo import DIGITS_CONFIG
+    from simarch.registry import get_spec, register
+    register('partner_probe', 'resnet', lambda **kw: ResNet(BasicBlock, [1, 1, 1, 1], **kw),
+             get_spec('resnet').components, fixed_config=DIGITS_CONFIG)
+    advice = recommend_for('partner_probe', 'smoke', run_dir=out)
+    assert len(advice.chosen) == 2 and set(advice.chosen.partner) <= set(smoke.models), advice
+    floor = float(re.search(r'partner_probe \(accuracy >= ([\d.]+)\)', advice.question).group(1))
+    assert (advice.chosen.accuracy >= floor - 5e-4).all(), advice           # never a partner below the floor

@@ -228,11 +228,11 @@ def main(argv: list[str] | None = None):
     args, unknown = parser.parse_known_args(argv)
     if unknown:                          # the subcommand's usage, and the options a typo was probably meant as
         sub = parser.commands[args.command]
-        options = list(sub._option_string_actions)
-        close = {o for u in unknown if u.startswith('-')
-                 for o in difflib.get_close_matches(u.split('=')[0], options, n=2, cutoff=0.6)}
+        typed = [u.split('=')[0] for u in unknown if u.startswith('-')]     # difflib, not core's did_you_mean:
+        close = dict.fromkeys(c for t in typed                                  # this path stays torch-free
+                              for c in difflib.get_close_matches(t, list(sub._option_string_actions), n=2))
         sub.error(f'unrecognized arguments: {" ".join(unknown)}' +
-                  (f'; did you mean {", ".join(sorted(close))}?' if close else ''))
+                  (f'; did you mean {", ".join(close)}?' if close else ''))
     level = os.environ.get('SIMARCH_LOG', 'warning').upper()     # debug: every cache entry computed
     if not isinstance(logging.getLevelName(level), int):
         raise SystemExit(f'simarch: error: SIMARCH_LOG={level.lower()} is not a logging level (debug, info, warning)')
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None):
     from simarch.core import InputError
     from simarch.sections import SectionError
     try:
-        with _quiet_after_ctrl_c(), _one_line_warnings(): {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
+        with _quiet_after_ctrl_c(), _one_line_warnings():
+            {'reproduce': _reproduce, 'sat': _sat, 'report': _report}[args.command](args)
     except (InputError, OSError, SectionError) as e:      # OSError: e.g. the disk filled up mid-run
         raise SystemExit(f'simarch {args.command}: error: {e}') from None
     except KeyboardInterrupt:

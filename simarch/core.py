@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_core.ipynb #caa0cafb
 from __future__ import annotations
-import contextlib, fcntl, hashlib, json, logging, multiprocessing, os, platform, random, re, shutil, signal, socket
-import tempfile, time, warnings
+import contextlib, difflib, fcntl, hashlib, json, logging, multiprocessing, os, platform, random, re, shutil, signal
+import socket, tempfile, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -18,10 +18,10 @@ from tqdm import tqdm   # text bars: no ipywidgets needed, no 'IProgress not fou
 
 # %% auto #0
 __all__ = ['LOCK_WAIT_NOTICE', 'log', 'atomic_path', 'remove_stale_temporaries', 'write_text_atomic', 'write_json_atomic',
-           'InputError', 'check_name', 'some', 'checkout_root', 'project_root', 'cache_root', 'check_cache_writable',
-           'cache_dir', 'figures_dir', 'fingerprint', 'file_sha256', 'library_versions', 'seed_everything',
-           'sample_generator', 'num_threads', 'run_batches', 'default_workers', 'LatestLine', 'progress',
-           'parallel_map', 'tensor_digests', 'check_digests', 'read_cache', 'load_or_compute']
+           'InputError', 'check_name', 'did_you_mean', 'some', 'checkout_root', 'project_root', 'cache_root',
+           'check_cache_writable', 'cache_dir', 'figures_dir', 'fingerprint', 'file_sha256', 'library_versions',
+           'seed_everything', 'sample_generator', 'num_threads', 'run_batches', 'default_workers', 'LatestLine',
+           'progress', 'parallel_map', 'tensor_digests', 'check_digests', 'read_cache', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #86a6d2fb
 _HOST = socket.gethostname().replace('~', '-')
@@ -84,6 +84,11 @@ def check_name(name: str, what: str = 'name') -> str:
         raise InputError(f'{what} {name!r} is not a safe name: use letters, digits, ".", "_", "-" and "@", '
                          'starting with a letter or digit (at most 128 characters)')
     return name
+
+def did_you_mean(names, known, n: int = 3, cutoff: float = 0.6) -> str:
+    "`'; did you mean a, b?'`: the close matches among `known` of any of `names` (`''` when there are none)."
+    close = dict.fromkeys(c for x in names for c in difflib.get_close_matches(x, list(known), n=n, cutoff=cutoff))
+    return f'; did you mean {", ".join(close)}?' if close else ''
 
 def some(items, at_most: int = 5) -> str:
     "Items for a one-line message: the first `at_most`, then how many more."

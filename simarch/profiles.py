@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_profiles.ipynb #db10f35f
 from __future__ import annotations
-import difflib, json, os, subprocess, sys
+import json, os, subprocess, sys
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache, partial
 from fractions import Fraction
@@ -16,7 +16,7 @@ from safetensors.torch import load_model
 
 from .attack import AttackConfig
 from .components import COMPONENTS
-from .core import cache_dir, check_name, InputError, progress
+from .core import cache_dir, check_name, did_you_mean, InputError, progress
 from .data import IMAGENET_SIZE, DigitsSplit, ImageSet, check_imagenet_folder, load_imagenet, select_samples
 from .extract import extract_components
 from .mini_zoo import mini_zoo_table
@@ -184,9 +184,8 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
     if profile is not None and not profile.strip(): raise InputError('the profile name is empty')
     profile = profile or default_profile()
     if profile not in _profiles():
-        close = difflib.get_close_matches(profile, list(PROFILES), n=3, cutoff=0.6)
-        raise InputError(f'unknown profile {profile!r}' + (f'; did you mean {", ".join(close)}?' if close else '') +
-                         f'; known profiles: {", ".join(PROFILES)}')
+        raise InputError(f'unknown profile {profile!r}{did_you_mean([profile], PROFILES)}; '
+                         f'known profiles: {", ".join(PROFILES)}')
     return PROFILES[profile]
 
 def default_profile() -> str:

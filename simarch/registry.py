@@ -4,7 +4,6 @@
 
 # %% ../nbs/07_registry.ipynb #ec079785
 from __future__ import annotations
-import difflib
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import Callable
@@ -15,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from .components import COMPONENTS, check_components
-from .core import check_name, fingerprint, InputError
+from .core import check_name, did_you_mean, fingerprint, InputError
 from .mini_zoo import BUILDERS, DIGITS_CONFIG, mini_zoo_table
 from .paper_zoo import paper_models
 from .pixel import PixelModel
@@ -33,8 +32,7 @@ class UnknownModelError(InputError, KeyError):
 def _timm_data_config(timm_name: str) -> tuple:
     arch = timm_name.partition('.')[0]
     if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=3, cutoff=0.6)
-        hint = f'; did you mean {", ".join(close)}?' if close else ''
+        hint = did_you_mean([arch], timm.list_models())
         raise UnknownModelError(f'{arch!r} is not a timm model (timm {timm.__version__}){hint}')
     try: cfg = timm.models.get_pretrained_cfg(timm_name, allow_unregistered=False)
     except RuntimeError: cfg = None                      # timm's answer to an unknown tag
@@ -125,8 +123,7 @@ def registered_names() -> list[str]:
 def get_spec(name: str) -> ModelSpec:
     "The spec of model `name`; unknown names get an error listing close matches."
     if name in _specs(): return _REGISTRY[name]
-    close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
-    hint = f'; did you mean {", ".join(close)}?' if close else f'; known models: {", ".join(_REGISTRY)}'
+    hint = did_you_mean([name], _REGISTRY, n=5, cutoff=0.5) or f'; known models: {", ".join(_REGISTRY)}'
     raise UnknownModelError(f'unknown model {name!r}{hint}')
 
 def build_model(name: str) -> PixelModel:

@@ -96,7 +96,7 @@ def build_report(profile: str, out_dir: str | Path | None = None,
 # %% ../nbs/22_report.ipynb #04cd296b
 def report_problems(report_dir: str | Path) -> list[str]:
     """Broken images, Python tracebacks and anything loaded from another machine (a script, style sheet, image or
-    frame at an http(s) URL: offline it fails) in the pages of a report folder, one line each (empty: a clean report)."""
+    frame at an http(s) URL: offline it fails) in the pages of a report folder, one line each (empty: clean)."""
     import base64, io, re
     from PIL import Image
     problems, folder = [], Path(report_dir)

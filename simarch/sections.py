@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_sections.ipynb #18c41900
 from __future__ import annotations
-import ast, difflib, json, math, os, shutil, sys, tempfile, threading, time
+import ast, json, math, os, shutil, sys, tempfile, threading, time
 from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from .attack import NORMS, PRECISIONS
-from .core import check_cache_writable, figures_dir, InputError, LatestLine, project_root
+from .core import check_cache_writable, did_you_mean, figures_dir, InputError, LatestLine, project_root
 from .distributed import launch_rank_and_world
 from .ensemble import METHODS
 from .profiles import Profile, get_profile
@@ -381,10 +381,8 @@ def reproduce(profile: str | Profile | None = None, only: list[str] | None = Non
     runs_on = list(profile.sections or SECTIONS)
     names = list(only) if only else runs_on
     if unknown := [n for n in names if n not in SECTIONS]:
-        close = {c for u in unknown for c in difflib.get_close_matches(u, list(SECTIONS), n=2, cutoff=0.6)}
-        raise InputError(f'unknown section(s) {", ".join(unknown)}' +
-                         (f'; did you mean {", ".join(sorted(close))}?' if close else '') +
-                         f'; known: {", ".join(SECTIONS)}')
+        raise InputError(f'unknown section(s) {", ".join(unknown)}{did_you_mean(unknown, SECTIONS, n=2)}; '
+                         f'known: {", ".join(SECTIONS)}')
     if other := [n for n in names if n not in runs_on]:
         raise InputError(f'section(s) {", ".join(other)} do not run on the {profile.name} profile; it runs '
                          f'{", ".join(runs_on)}')

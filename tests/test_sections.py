@@ -120,7 +120,8 @@ def test_reproduce_smoke_writes_exactly_the_declared_files(tmp_path):
     r = subprocess.run([sys.executable, '-m', 'simarch', 'reproduce', '--profile', 'smoke', '--out', str(out)],
                        env=env, capture_output=True, text=True, timeout=3600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert re.search(r'^found:\n  check: min diagonal SAT: (True|False) \(an attack on a model', r.stdout, re.M), r.stdout
+    found = r'^found:\n  check: min diagonal SAT: (True|False) \(an attack on a model'
+    assert re.search(found, r.stdout, re.M), r.stdout                 # what the run found, each item explained
     smoke = get_profile('smoke')
     expected = {o for s in SECTIONS.values() for o in s.outputs_for(smoke)}
     written = {str(p.relative_to(out)) for p in out.rglob('*')
